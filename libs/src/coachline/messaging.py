@@ -1,0 +1,209 @@
+"""Kafka wiring: the broker factory, subscribers that ack after their work, and dead letters.
+
+Rules every service follows (and ``check_wiring`` enforces at start-up and in tests):
+- the producer is idempotent, hence ``acks=all``;
+- a subscriber with side effects never acks before its handler returns (no ``ACK_FIRST``);
+- a message that cannot be decoded, or whose handler keeps failing for a reason other than an
+  unavailable dependency, goes to the topic's dead-letter topic with the reason and its original bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, Counter
+
+from coachline.contracts.registry import TOPICS
+from coachline.envelope import CloudEvent, EnvelopeError, decode
+from coachline.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[CloudEvent], Awaitable[None]]
+
+# Failures that mean "try again later", not "this message is bad": the database or broker is away.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.InterfaceError,
+)
+HANDLER_ATTEMPTS = 3
+
+
+class WiringError(RuntimeError):
+    """The broker breaks one of the delivery rules above."""
+
+
+def create_broker(settings: ServiceSettings, registry: CollectorRegistry, tracer: TracerProvider) -> KafkaBroker:
+    """A broker with an idempotent producer and the OTel and Prometheus middlewares."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"coachline-{settings.service_name}",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        middlewares=(
+            KafkaTelemetryMiddleware(tracer_provider=tracer),
+            KafkaPrometheusMiddleware(
+                registry=registry, app_name=settings.service_name, metrics_prefix=f"coachline_{settings.service_name}"
+            ),
+        ),
+        logger=None,
+    )
+
+
+@dataclass
+class DeadLetters:
+    """Publishes messages that cannot be handled to the dead-letter topic, untouched, with the reason."""
+
+    broker: KafkaBroker
+    settings: ServiceSettings
+    counter: Counter
+
+    async def send(self, msg: KafkaMessage, source_topic: str, reason: str) -> None:
+        record = msg.raw_message
+        registry_name = source_topic.removeprefix(self.settings.topic_prefix)
+        topic = TOPICS[registry_name]
+        if topic.dead_letter is None:
+            raise WiringError(f"{registry_name} has no dead-letter topic")
+        original = {k: v.decode(errors="backslashreplace") for k, v in getattr(record, "headers", ()) or ()}
+        headers = {
+            **original,
+            "dlq_reason": reason[:1000],
+            "dlq_topic": source_topic,
+            "dlq_partition": str(getattr(record, "partition", "")),
+            "dlq_offset": str(getattr(record, "offset", "")),
+            "dlq_consumer_group": self.settings.consumer_group,
+        }
+        await self.broker.publish(
+            msg.body,
+            topic=self.settings.topic_name(topic.dead_letter),
+            key=getattr(record, "key", None),
+            headers=headers,
+        )
+        self.counter.labels(topic=registry_name).inc()
+        log.warning("dead-lettered a message from %s: %s", source_topic, reason)
+
+
+def dead_letter_counter(settings: ServiceSettings, registry: CollectorRegistry) -> Counter:
+    return Counter(
+        f"coachline_{settings.service_name}_dead_lettered_messages",
+        "Messages sent to a dead-letter topic.",
+        ["topic"],
+        registry=registry,
+    )
+
+
+def subscribe(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    dead_letters: DeadLetters,
+    topic: str,
+    handler: EventHandler,
+    *,
+    title: str,
+    description: str,
+) -> None:
+    """Register ``handler`` for every valid event on ``topic`` (a registry name).
+
+    The offset is committed only after the handler returns. A message that is not a valid event is
+    dead-lettered. A handler failure is retried; transient failures (database or broker away) are
+    retried until they pass, others go to the dead-letter topic after ``HANDLER_ATTEMPTS``.
+    """
+    physical = settings.topic_name(topic)
+
+    async def on_message(msg: KafkaMessage) -> None:
+        try:
+            event = decode(dict(msg.raw_message.headers or ()), msg.body, expected_topic=topic)
+        except EnvelopeError as exc:
+            await dead_letters.send(msg, physical, f"undecodable: {exc.reason}")
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await handler(event)
+                return
+            except TRANSIENT_ERRORS:
+                log.exception("transient failure handling %s, retrying", event.id)
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+            except Exception as exc:  # noqa: BLE001 - any other failure is the message's, after retries
+                if attempt >= HANDLER_ATTEMPTS:
+                    log.exception("handler failed for %s after %d attempts", event.id, attempt)
+                    await dead_letters.send(msg, physical, f"handler failed: {type(exc).__name__}: {exc}"[:1000])
+                    return
+                await asyncio.sleep(0.1 * attempt)
+
+    broker.subscriber(
+        physical,
+        group_id=settings.consumer_group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=title,
+        description=description,
+    )(on_message)
+
+
+async def publish_event(broker: KafkaBroker, settings: ServiceSettings, event: CloudEvent) -> None:
+    """Publish one event in binary mode to its registered topic, keyed for per-entity order."""
+    await broker.publish(
+        event.body(),
+        topic=settings.topic_name(event.topic),
+        key=event.key.encode(),
+        headers=event.headers(),
+    )
+
+
+def check_wiring(broker: KafkaBroker) -> None:
+    """Raise :class:`WiringError` if the running broker breaks a delivery rule."""
+    state = getattr(broker.config.producer, "_producer", None)
+    producer = getattr(state, "producer", None)
+    if producer is None:
+        raise WiringError("the broker has no connected producer to inspect")
+    if producer._txn_manager is None:  # noqa: SLF001 - aiokafka keeps idempotence only here
+        raise WiringError("the producer is not idempotent (enable_idempotence=False)")
+    if producer._sender._acks != -1:  # noqa: SLF001
+        raise WiringError("the producer does not wait for all in-sync replicas (acks != all)")
+    for sub in broker.subscribers:
+        if sub.ack_policy is AckPolicy.ACK_FIRST:
+            raise WiringError(f"subscriber {sub!r} acks before its handler runs (ACK_FIRST)")
+
+
+async def ensure_topics(settings: ServiceSettings, names: list[str] | None = None) -> None:
+    """Create the registry's topics (with their partitions and configs) if they do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [TOPICS[n] for n in (names or list(TOPICS))]
+        new = [
+            NewTopic(
+                settings.topic_name(t.name), t.partitions, settings.kafka_replication_factor, topic_configs=t.config()
+            )
+            for t in wanted
+            if settings.topic_name(t.name) not in existing
+        ]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another service created them first
+    finally:
+        await admin.close()

@@ -1,0 +1,58 @@
+"""JSON logs carrying trace ids, an OpenTelemetry tracer provider, and one Prometheus registry per service."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the current trace and span ids so logs join traces."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            entry["trace_id"] = format(ctx.trace_id, "032x")
+            entry["span_id"] = format(ctx.span_id, "016x")
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send every log record to stderr as JSON."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "kafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def tracer_provider(service_name: str) -> TracerProvider:
+    """The process's tracer provider, named after the service (exporters come from OTEL_* settings)."""
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    provider = TracerProvider(resource=Resource.create({"service.name": f"coachline-{service_name}"}))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def metrics_registry() -> CollectorRegistry:
+    """A fresh registry per service instance, so tests can build several apps in one process."""
+    return CollectorRegistry(auto_describe=True)

@@ -1,0 +1,161 @@
+"""PostgreSQL access: one schema per service, numbered migrations, the inbox and the transactional outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from pathlib import Path
+
+import asyncpg
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+
+from coachline.envelope import CloudEvent
+
+log = logging.getLogger(__name__)
+
+PLATFORM_MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections see only the service's own schema first on the search path."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings={"search_path": schema}, command_timeout=30
+    )
+    assert pool is not None
+    return pool
+
+
+def _migration_files(directory: Path) -> list[tuple[str, Path]]:
+    files = []
+    for path in sorted(directory.glob("*.sql")):
+        if not _MIGRATION_NAME.match(path.name):
+            raise ValueError(f"migration {path.name} is not named NNN_description.sql")
+        files.append((path.name, path))
+    return files
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, directory: Path | None) -> list[str]:
+    """Create ``schema`` and apply the platform's and the service's migrations not applied yet.
+
+    An advisory lock keyed on the schema makes concurrent replicas take turns, so each file runs once.
+    Returns the names of the files applied now.
+    """
+    applied_now: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"migrate:{schema}")
+        try:
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            await conn.execute(f'SET search_path TO "{schema}"')
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            files = _migration_files(PLATFORM_MIGRATIONS)
+            files += [(f"service/{n}", p) for n, p in _migration_files(directory)] if directory else []
+            for name, path in files:
+                if name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+                applied_now.append(name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"migrate:{schema}")
+    return applied_now
+
+
+async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
+    """Record ``event_id`` in the inbox; False if it was already processed (a duplicate or redelivery).
+
+    Call inside the same transaction as the effect, so the effect and the record commit together.
+    """
+    row = await conn.fetchval(
+        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
+        consumer,
+        event_id,
+    )
+    return row is not None
+
+
+async def add_to_outbox(conn: asyncpg.Connection, topic: str, event: CloudEvent) -> None:
+    """Queue ``event`` for publishing, in the caller's transaction, with the current trace context."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, headers, body, trace) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb)",
+        topic,
+        event.key.encode(),
+        json.dumps(event.headers()),
+        event.body(),
+        json.dumps(carrier),
+    )
+
+
+Publish = Callable[[str, bytes, dict[str, str], bytes], Awaitable[None]]
+
+
+class OutboxRelay:
+    """Publishes outbox rows in insertion order, then deletes them.
+
+    One relay at a time per schema holds a transaction-scoped advisory lock, so rows are published
+    in order (per key and overall) even with several replicas. A row is deleted only after the broker
+    acknowledged it; a crash in between republishes it, and consumers drop the duplicate by event id.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, schema: str, publish: Publish, *, batch: int = 200,
+                 idle_s: float = 0.1) -> None:
+        self.pool = pool
+        self.schema = schema
+        self.publish = publish
+        self.batch = batch
+        self.idle_s = idle_s
+        self._task: asyncio.Task[None] | None = None
+        self._tracer = trace.get_tracer(__name__)
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were published."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self.schema}"):
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, topic, key, headers, body, trace FROM outbox ORDER BY id LIMIT $1", self.batch
+            )
+            for row in rows:
+                parent = propagate.extract(json.loads(row["trace"]))
+                token = otel_context.attach(parent)
+                try:
+                    with self._tracer.start_as_current_span("outbox publish", kind=trace.SpanKind.PRODUCER):
+                        await self.publish(row["topic"], bytes(row["key"]), json.loads(row["headers"]),
+                                           bytes(row["body"]))
+                finally:
+                    otel_context.detach(token)
+            if rows:
+                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+            return len(rows)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if await self.relay_once() < self.batch:
+                    await asyncio.sleep(self.idle_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(1.0)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task

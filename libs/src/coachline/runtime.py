@@ -1,0 +1,84 @@
+"""What a running service holds: settings, telemetry, the broker, the database pool and the outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from coachline.envelope import CloudEvent
+from coachline.messaging import (
+    DeadLetters,
+    EventHandler,
+    check_wiring,
+    create_broker,
+    dead_letter_counter,
+    ensure_topics,
+    subscribe,
+)
+from coachline.observability import metrics_registry, tracer_provider
+from coachline.persistence import OutboxRelay, add_to_outbox, create_pool, migrate
+from coachline.settings import ServiceSettings
+
+
+class Runtime:
+    """Built once per process by ``create_app``; handlers and routes reach infrastructure through it."""
+
+    def __init__(self, settings: ServiceSettings, *, uses_database: bool = True) -> None:
+        self.settings = settings
+        self.uses_database = uses_database
+        self.registry: CollectorRegistry = metrics_registry()
+        self.tracer: TracerProvider = tracer_provider(settings.service_name)
+        self.broker: KafkaBroker = create_broker(settings, self.registry, self.tracer)
+        self.dead_letters = DeadLetters(self.broker, settings, dead_letter_counter(settings, self.registry))
+        self._pool: asyncpg.Pool | None = None
+        self._relay: OutboxRelay | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database pool is not started")
+        return self._pool
+
+    def subscribe(self, topic: str, handler: EventHandler, *, title: str, description: str) -> None:
+        """Handle every valid event on ``topic``; see :func:`coachline.messaging.subscribe`."""
+        subscribe(self.broker, self.settings, self.dead_letters, topic, handler, title=title, description=description)
+
+    async def enqueue(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
+        """Queue ``event`` in the outbox within the caller's transaction."""
+        await add_to_outbox(conn, self.settings.topic_name(event.topic), event)
+
+    async def _publish_raw(self, topic: str, key: bytes, headers: dict[str, str], body: bytes) -> None:
+        await self.broker.publish(body, topic=topic, key=key, headers=headers)
+
+    async def start(self, migrations: Path | None) -> None:
+        await ensure_topics(self.settings)
+        if self.uses_database:
+            self._pool = await create_pool(self.settings.database_url, self.settings.db_schema)
+            await migrate(self._pool, self.settings.db_schema, migrations)
+        await self.broker.start()
+        check_wiring(self.broker)
+        if self.uses_database:
+            self._relay = OutboxRelay(self.pool, self.settings.db_schema, self._publish_raw)
+            self._relay.start()
+
+    async def stop(self) -> None:
+        if self._relay:
+            await self._relay.stop()
+        await self.broker.stop()
+        if self._pool:
+            await self._pool.close()
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"kafka": await self.broker.ping(timeout=2.0)}
+        if self.uses_database:
+            try:
+                async with asyncio.timeout(2.0):
+                    checks["postgresql"] = await self.pool.fetchval("SELECT 1") == 1
+            except Exception:  # noqa: BLE001 - any failure means not ready
+                checks["postgresql"] = False
+        return checks

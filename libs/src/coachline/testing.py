@@ -1,0 +1,142 @@
+"""Pytest fixtures for tests against real Kafka and PostgreSQL (loaded by the root ``conftest.py``).
+
+Where the infrastructure comes from, in order: ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` when
+given; testcontainers when a Docker engine answers; otherwise the local broker and embedded
+PostgreSQL of :mod:`coachline.devstack`, started once per session. Each test gets its own topic
+prefix, consumer group and schema, so tests never see each other's events or rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from coachline import devstack
+from coachline.envelope import CloudEvent, decode, header_map
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    kafka_bootstrap_servers: str
+    database_url: str
+
+
+def _docker_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    database = os.environ.get("DATABASE_URL")
+    if kafka and database:
+        yield Infrastructure(kafka, database)
+        return
+    if os.environ.get("COACHLINE_TESTCONTAINERS", "auto") != "never" and _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
+
+        with KafkaContainer("apache/kafka:4.1.1").with_kraft() as k, PostgresContainer("postgres:17") as pg:
+            yield Infrastructure(k.get_bootstrap_server(), pg.get_connection_url(driver=None))
+        return
+    devstack.up()
+    yield Infrastructure(devstack.LOCAL_KAFKA, devstack.LOCAL_DATABASE_URL)
+
+
+@pytest.fixture
+def isolation() -> str:
+    """A short unique token for this test's topic prefix, consumer groups and schemas."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def service_env(infrastructure: Infrastructure, isolation: str) -> dict[str, str]:
+    """Environment variables that point a service (in-process or a subprocess) at this test's slice."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+        "DATABASE_URL": infrastructure.database_url,
+        "COACHLINE_TOPIC_PREFIX": f"t{isolation}.",
+        "COACHLINE_ENVIRONMENT": "test",
+    }
+
+
+@pytest.fixture
+def settings_for(service_env: dict[str, str], isolation: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Build a service's Settings class for this test: own schema and consumer group."""
+    for key, value in service_env.items():
+        monkeypatch.setenv(key, value)
+
+    def build(settings_cls: type[T], **overrides: Any) -> T:
+        name = settings_cls().service_name  # type: ignore[attr-defined]
+        values = {"db_schema": f"{name}_{isolation}", "consumer_group": f"{name}-{isolation}", **overrides}
+        return settings_cls(**values)
+
+    return build
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0, interval: float = 0.2) -> T:
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+@dataclass
+class TopicReader:
+    """Reads a topic from the beginning; for asserting what a service published."""
+
+    consumer: AIOKafkaConsumer
+
+    async def records(self, count: int, timeout: float = 30.0) -> list[Any]:
+        got: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count and time.monotonic() < deadline:
+            batch = await self.consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                got.extend(records)
+        if len(got) < count:
+            raise AssertionError(f"expected {count} records, got {len(got)} within {timeout}s")
+        return got
+
+    async def events(self, count: int, timeout: float = 30.0) -> list[CloudEvent]:
+        return [decode(header_map(r.headers), r.value) for r in await self.records(count, timeout)]
+
+
+@pytest.fixture
+async def topic_reader(service_env: dict[str, str]) -> AsyncIterator[Callable[[str], Awaitable[TopicReader]]]:
+    consumers: list[AIOKafkaConsumer] = []
+
+    async def open_reader(logical_topic: str) -> TopicReader:
+        consumer = AIOKafkaConsumer(
+            service_env["COACHLINE_TOPIC_PREFIX"] + logical_topic,
+            bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"],
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await consumer.start()
+        consumers.append(consumer)
+        return TopicReader(consumer)
+
+    yield open_reader
+    for consumer in consumers:
+        await consumer.stop()
