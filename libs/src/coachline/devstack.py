@@ -105,8 +105,10 @@ def kafka_up(root: Path) -> None:
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     pid_file.write_text(str(proc.pid))
-    _wait("Kafka", lambda: proc.poll() is None and _port_open(KAFKA_PORT) and b"Kafka Server started" in log.read_bytes(),
-          90, log)
+    def started() -> bool:
+        return proc.poll() is None and _port_open(KAFKA_PORT) and b"Kafka Server started" in log.read_bytes()
+
+    _wait("Kafka", started, 90, log)
 
 
 def kafka_down(root: Path) -> None:
@@ -175,8 +177,8 @@ def postgres_up(root: Path) -> None:
     options = f"-h 127.0.0.1 -p {POSTGRES_PORT} -k {data} -c max_connections=300 -c fsync=off -c synchronous_commit=off"
     subprocess.run([*ctl, "-w", "-t", "60", "-l", str(log), "-o", options, "start"],
                    check=True, stdout=subprocess.DEVNULL, user=user, start_new_session=True)
-    subprocess.run([str(bin_path / "createdb"), "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres", DATABASE],
-                   capture_output=True)
+    createdb = [str(bin_path / "createdb"), "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres", DATABASE]
+    subprocess.run(createdb, capture_output=True)
 
 
 def postgres_down(root: Path) -> None:

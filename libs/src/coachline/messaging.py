@@ -10,6 +10,7 @@ Rules every service follows (and ``check_wiring`` enforces at start-up and in te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, Counter
 
 from coachline.contracts.registry import TOPICS
-from coachline.envelope import CloudEvent, EnvelopeError, decode
+from coachline.envelope import CloudEvent, EnvelopeError, decode, header_map
 from coachline.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ def subscribe(
 
     async def on_message(msg: KafkaMessage) -> None:
         try:
-            event = decode(dict(msg.raw_message.headers or ()), msg.body, expected_topic=topic)
+            event = decode(header_map(getattr(msg.raw_message, "headers", None) or ()), msg.body,
+                           expected_topic=topic)
         except EnvelopeError as exc:
             await dead_letters.send(msg, physical, f"undecodable: {exc.reason}")
             return
@@ -144,7 +146,7 @@ def subscribe(
             except TRANSIENT_ERRORS:
                 log.exception("transient failure handling %s, retrying", event.id)
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
-            except Exception as exc:  # noqa: BLE001 - any other failure is the message's, after retries
+            except Exception as exc:
                 if attempt >= HANDLER_ATTEMPTS:
                     log.exception("handler failed for %s after %d attempts", event.id, attempt)
                     await dead_letters.send(msg, physical, f"handler failed: {type(exc).__name__}: {exc}"[:1000])
@@ -177,9 +179,9 @@ def check_wiring(broker: KafkaBroker) -> None:
     producer = getattr(state, "producer", None)
     if producer is None:
         raise WiringError("the broker has no connected producer to inspect")
-    if producer._txn_manager is None:  # noqa: SLF001 - aiokafka keeps idempotence only here
+    if producer._txn_manager is None:
         raise WiringError("the producer is not idempotent (enable_idempotence=False)")
-    if producer._sender._acks != -1:  # noqa: SLF001
+    if producer._sender._acks != -1:
         raise WiringError("the producer does not wait for all in-sync replicas (acks != all)")
     for sub in broker.subscribers:
         if sub.ack_policy is AckPolicy.ACK_FIRST:
@@ -201,9 +203,8 @@ async def ensure_topics(settings: ServiceSettings, names: list[str] | None = Non
             if settings.topic_name(t.name) not in existing
         ]
         if new:
-            try:
+            # Another service may create the same topics at the same moment.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another service created them first
     finally:
         await admin.close()

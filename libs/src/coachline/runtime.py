@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -18,6 +19,7 @@ from coachline.messaging import (
     create_broker,
     dead_letter_counter,
     ensure_topics,
+    publish_event,
     subscribe,
 )
 from coachline.observability import metrics_registry, tracer_provider
@@ -37,6 +39,13 @@ class Runtime:
         self.dead_letters = DeadLetters(self.broker, settings, dead_letter_counter(settings, self.registry))
         self._pool: asyncpg.Pool | None = None
         self._relay: OutboxRelay | None = None
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+
+    def add_lifecycle(self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]) -> None:
+        """Run ``start`` once the database and broker are up, and ``stop`` (in reverse order) before they close."""
+        self._on_start.append(start)
+        self._on_stop.insert(0, stop)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -47,6 +56,15 @@ class Runtime:
     def subscribe(self, topic: str, handler: EventHandler, *, title: str, description: str) -> None:
         """Handle every valid event on ``topic``; see :func:`coachline.messaging.subscribe`."""
         subscribe(self.broker, self.settings, self.dead_letters, topic, handler, title=title, description=description)
+
+    def declare_publishers(self, topics: list[str], *, description: str) -> None:
+        """Name what this service publishes, so its AsyncAPI document lists it."""
+        for name in topics:
+            self.broker.publisher(self.settings.topic_name(name), title=f"{name}:publish", description=description)
+
+    async def publish(self, event: CloudEvent) -> None:
+        """Publish straight to Kafka (for stateless services; others go through :meth:`enqueue`)."""
+        await publish_event(self.broker, self.settings, event)
 
     async def enqueue(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         """Queue ``event`` in the outbox within the caller's transaction."""
@@ -65,8 +83,12 @@ class Runtime:
         if self.uses_database:
             self._relay = OutboxRelay(self.pool, self.settings.db_schema, self._publish_raw)
             self._relay.start()
+        for start in self._on_start:
+            await start()
 
     async def stop(self) -> None:
+        for stop in self._on_stop:
+            await stop()
         if self._relay:
             await self._relay.stop()
         await self.broker.stop()
@@ -79,6 +101,6 @@ class Runtime:
             try:
                 async with asyncio.timeout(2.0):
                     checks["postgresql"] = await self.pool.fetchval("SELECT 1") == 1
-            except Exception:  # noqa: BLE001 - any failure means not ready
+            except Exception:
                 checks["postgresql"] = False
         return checks

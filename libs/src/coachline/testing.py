@@ -140,3 +140,39 @@ async def topic_reader(service_env: dict[str, str]) -> AsyncIterator[Callable[[s
     yield open_reader
     for consumer in consumers:
         await consumer.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def run_app() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
+    """Serve an ASGI app (lifespan included: broker, database, relay) on a free port; returns its base URL.
+
+    Real HTTP over loopback, so the app runs exactly as in production, start-up and shutdown included.
+    """
+    import uvicorn
+
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(app: Any) -> str:
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+        task = asyncio.create_task(server.serve())
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if task.done() or time.monotonic() > deadline:
+                raise AssertionError("the app did not start") from task.exception() if task.done() else None
+            await asyncio.sleep(0.05)
+        servers.append((server, task))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, task in reversed(servers):
+        server.should_exit = True
+        await task

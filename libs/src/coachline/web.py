@@ -101,10 +101,10 @@ def _ops_router(runtime: Runtime) -> APIRouter:
     async def readyz() -> Response:
         checks = await runtime.readiness()
         ok = all(checks.values())
-        body = {"status": "ready" if ok else "not ready", "checks": {k: "ok" if v else "failing" for k, v in checks.items()}}
+        shown = {k: "ok" if v else "failing" for k, v in checks.items()}
         if ok:
-            return JSONResponse(body)
-        return problem_response(503, "Not ready", **body)
+            return JSONResponse({"status": "ready", "checks": shown})
+        return problem_response(503, "Not ready", "A dependency does not answer.", checks=shown)
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import Field
@@ -60,6 +61,6 @@ class InteractionCompleted(Contract):
     team_id: Identifier | None = None
     occurred_at: Timestamp
     talk_s: Seconds
-    hold_s: Seconds = Field(default=0)
-    after_contact_work_s: Seconds = Field(default=0)
+    hold_s: Seconds = Decimal(0)
+    after_contact_work_s: Seconds = Decimal(0)
     transferred: bool = False

@@ -38,12 +38,12 @@ class EventType:
     name: str
     topic: str
     model: type[BaseModel]
-    key_field: str
+    key_fields: tuple[str, ...]
     example: dict[str, Any] = field(default_factory=dict)
 
     def key(self, tenant_id: str, payload: BaseModel) -> str:
         """Partition key: ``tenant:<entity id>`` so one entity's events stay in order."""
-        return f"{tenant_id}:{getattr(payload, self.key_field)}"
+        return ":".join([tenant_id, *(str(getattr(payload, f)) for f in self.key_fields)])
 
 
 def _dead_letter(name: str) -> str:
@@ -75,43 +75,43 @@ TOPICS: dict[str, Topic] = {t.name: t for t in _TOPICS}
 
 _TS = "2026-11-23T09:00:00Z"
 _EVENT_TYPES = [
-    EventType("cc.interaction.offered.v1", "cc.interactions.v1", interactions.InteractionOffered, "interaction_id",
+    EventType("cc.interaction.offered.v1", "cc.interactions.v1", interactions.InteractionOffered, ("interaction_id",),
               {"interaction_id": "c-1001", "queue_id": "billing", "channel": "voice", "occurred_at": _TS,
                "customer_ref": "cust-3f9a"}),
-    EventType("cc.interaction.answered.v1", "cc.interactions.v1", interactions.InteractionAnswered, "interaction_id",
+    EventType("cc.interaction.answered.v1", "cc.interactions.v1", interactions.InteractionAnswered, ("interaction_id",),
               {"interaction_id": "c-1001", "queue_id": "billing", "channel": "voice", "agent_id": "a-17",
                "team_id": "t-north", "occurred_at": "2026-11-23T09:00:12Z", "queue_wait_s": "12.000"}),
     EventType("cc.interaction.abandoned.v1", "cc.interactions.v1", interactions.InteractionAbandoned,
-              "interaction_id",
+              ("interaction_id",),
               {"interaction_id": "c-1002", "queue_id": "billing", "channel": "voice",
                "occurred_at": "2026-11-23T09:01:03Z", "queue_wait_s": "63.500"}),
     EventType("cc.interaction.completed.v1", "cc.interactions.v1", interactions.InteractionCompleted,
-              "interaction_id",
+              ("interaction_id",),
               {"interaction_id": "c-1001", "queue_id": "billing", "channel": "voice", "agent_id": "a-17",
                "team_id": "t-north", "occurred_at": "2026-11-23T09:06:40Z", "talk_s": "310.000",
                "hold_s": "25.000", "after_contact_work_s": "45.000", "transferred": False}),
-    EventType("cc.agent.state-changed.v1", "cc.agent-states.v1", agent_states.AgentStateChanged, "agent_id",
+    EventType("cc.agent.state-changed.v1", "cc.agent-states.v1", agent_states.AgentStateChanged, ("agent_id",),
               {"agent_id": "a-17", "team_id": "t-north", "state": "available", "occurred_at": _TS}),
-    EventType("cc.survey.answered.v1", "cc.surveys.v1", surveys.SurveyAnswered, "interaction_id",
+    EventType("cc.survey.answered.v1", "cc.surveys.v1", surveys.SurveyAnswered, ("interaction_id",),
               {"survey_id": "s-88", "interaction_id": "c-1001", "agent_id": "a-17", "occurred_at": _TS,
                "csat": 5, "nps": 9, "ces": 6, "resolved": True, "dimensions": {"friendliness": 5}}),
-    EventType("qa.evaluation.submitted.v1", "qa.evaluations.v1", evaluations.EvaluationSubmitted, "agent_id",
+    EventType("qa.evaluation.submitted.v1", "qa.evaluations.v1", evaluations.EvaluationSubmitted, ("agent_id",),
               {"evaluation_id": "e-5", "interaction_id": "c-1001", "agent_id": "a-17", "evaluator_id": "q-2",
                "scorecard_id": "sc-voice", "scorecard_version": 3, "score": "87.50", "critical_failed": False,
                "submitted_at": _TS}),
-    EventType("coaching.session.recorded.v1", "coaching.v1", coaching.CoachingSessionRecorded, "agent_id",
+    EventType("coaching.session.recorded.v1", "coaching.v1", coaching.CoachingSessionRecorded, ("agent_id",),
               {"session_id": "cs-12", "agent_id": "a-17", "coach_id": "tl-3", "kind": "one_to_one",
                "planned_on": "2026-11-23", "held_at": _TS, "summary": "Agreed to summarise the next step.",
                "evaluation_ids": ["e-5"]}),
-    EventType("kpi.snapshot.v1", "kpi.snapshots.v1", kpi.KpiSnapshot, "scope_id",
+    EventType("kpi.snapshot.v1", "kpi.snapshots.v1", kpi.KpiSnapshot, ("scope", "scope_id", "window"),
               {"scope": "team", "scope_id": "t-north", "window": "day:2026-11-23",
                "figures": {"offered": "120", "answered": "112", "abandoned": "8", "aht_s": "341.200"},
                "as_of": _TS}),
-    EventType("kpi.alert.raised.v1", "kpi.alerts.v1", kpi.KpiAlertRaised, "scope_id",
+    EventType("kpi.alert.raised.v1", "kpi.alerts.v1", kpi.KpiAlertRaised, ("scope_id",),
               {"alert_id": "al-1", "kpi": "service_level", "scope": "queue", "scope_id": "billing",
                "level": "warning", "value": "0.74", "threshold": "0.80", "raised_at": _TS}),
     EventType("notifications.delivered.v1", "notifications.v1", notifications.NotificationDelivered,
-              "subscription_id",
+              ("subscription_id",),
               {"delivery_id": "d-1", "subscription_id": "sub-1", "event_id": "ev-1",
                "event_type": "coaching.session.recorded.v1", "channel": "webhook", "outcome": "delivered",
                "attempts": 1, "occurred_at": _TS}),
