@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 
 from coachline.contracts.base import Identifier
@@ -16,15 +15,18 @@ from coachline.contracts.kpi import Scope
 from coachline.runtime import Runtime
 from coachline_kpi import repository
 from coachline_kpi.live import ChangeFeed
-from coachline_kpi.service import view
+from coachline_kpi.service import ScopeFigures, view
 from coachline_kpi.settings import Settings
+
+
+class KpiList(BaseModel):
+    tenant_id: str
+    min_sample: int
+    items: list[ScopeFigures]
+
 
 Tenant = Annotated[Identifier, Query(description="Tenant whose figures to read.")]
 Window = Annotated[str | None, Query(pattern=r"^day:\d{4}-\d{2}-\d{2}$", max_length=20)]
-
-
-def _json(value: Any) -> str:
-    return json.dumps(jsonable_encoder(value))
 
 
 def router(runtime: Runtime, settings: Settings, feed: ChangeFeed) -> APIRouter:
@@ -32,10 +34,10 @@ def router(runtime: Runtime, settings: Settings, feed: ChangeFeed) -> APIRouter:
 
     @api.get("/kpis", summary="Current figures per scope and window")
     async def kpis(tenant_id: Tenant, scope: Scope | None = None, scope_id: Identifier | None = None,
-                   window: Window = None) -> dict[str, Any]:
+                   window: Window = None) -> KpiList:
         rows = await repository.find(runtime.pool, tenant_id, scope.value if scope else None, scope_id, window)
-        return {"tenant_id": tenant_id, "min_sample": settings.min_sample,
-                "items": [view(r, settings.min_sample) for r in rows]}
+        return KpiList(tenant_id=tenant_id, min_sample=settings.min_sample,
+                       items=[view(r, settings.min_sample) for r in rows])
 
     @api.get("/kpis/stream", summary="Server-sent events: a snapshot, then every change as it commits",
              response_class=EventSourceResponse)
@@ -43,7 +45,9 @@ def router(runtime: Runtime, settings: Settings, feed: ChangeFeed) -> APIRouter:
         async def events() -> AsyncIterator[dict[str, str]]:
             with feed.listen(tenant_id) as changes:
                 rows = await repository.find(runtime.pool, tenant_id, None, None, None)
-                yield {"event": "snapshot", "data": _json([view(r, settings.min_sample) for r in rows])}
+                snapshot = KpiList(tenant_id=tenant_id, min_sample=settings.min_sample,
+                                   items=[view(r, settings.min_sample) for r in rows])
+                yield {"event": "snapshot", "data": snapshot.model_dump_json()}
                 while not await request.is_disconnected():
                     try:
                         keys = await asyncio.wait_for(changes.get(), timeout=1.0)
@@ -51,7 +55,7 @@ def router(runtime: Runtime, settings: Settings, feed: ChangeFeed) -> APIRouter:
                         continue
                     rows = await repository.find_keys(runtime.pool, tenant_id, keys)
                     for row in rows:
-                        yield {"event": "kpi", "data": _json(view(row, settings.min_sample))}
+                        yield {"event": "kpi", "data": view(row, settings.min_sample).model_dump_json()}
 
         return EventSourceResponse(events(), ping=int(settings.sse_keepalive_s))
 

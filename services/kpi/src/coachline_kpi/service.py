@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from pydantic import BaseModel
 
 from coachline.contracts.kpi import KpiSnapshot, Scope
 from coachline.envelope import CloudEvent, new_event
@@ -19,16 +21,26 @@ INBOX_CONSUMER = "kpi-projection"
 Enqueue = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
 
 
-def view(row: asyncpg.Record | dict[str, Any], min_sample: int) -> dict[str, Any]:
-    """One scope's figures as the API and the live stream show them."""
-    return {
-        "scope": row["scope"],
-        "scope_id": row["scope_id"],
-        "window": row["window_key"],
-        "figures": figures(row["offered"], row["answered"], row["abandoned"], row["handled"],
-                           row["handle_time_s"], min_sample),
-        "updated_at": row["updated_at"],
-    }
+class ScopeFigures(BaseModel):
+    """One scope's figures in one window; a figure is null when its sample is below the minimum."""
+
+    scope: Scope
+    scope_id: str
+    window: str
+    figures: dict[str, Decimal | None]
+    updated_at: datetime
+
+
+def view(row: asyncpg.Record | dict[str, Any], min_sample: int) -> ScopeFigures:
+    """One scope's figures as the API, the live stream and the snapshots show them."""
+    return ScopeFigures(
+        scope=row["scope"],
+        scope_id=row["scope_id"],
+        window=row["window_key"],
+        figures=figures(row["offered"], row["answered"], row["abandoned"], row["handled"],
+                        row["handle_time_s"], min_sample),
+        updated_at=row["updated_at"],
+    )
 
 
 class Projection:
@@ -57,6 +69,6 @@ class Projection:
 
     def _snapshot(self, tenant_id: str, row: asyncpg.Record) -> CloudEvent:
         shown = view(row, self.min_sample)
-        snapshot = KpiSnapshot(scope=Scope(row["scope"]), scope_id=row["scope_id"], window=row["window_key"],
-                               figures=shown["figures"], as_of=datetime.now(UTC))
+        snapshot = KpiSnapshot(scope=shown.scope, scope_id=shown.scope_id, window=shown.window,
+                               figures=shown.figures, as_of=datetime.now(UTC))
         return new_event("kpi.snapshot.v1", tenant_id, snapshot, source="coachline/kpi")
