@@ -40,7 +40,7 @@ lint: install ## ruff and mypy
 	$(BIN)/mypy
 
 contracts: install ## Regenerate JSON Schemas, AsyncAPI and OpenAPI documents in contracts/
-	$(BIN)/python -m coachline.contractgen contracts
+	$(BIN)/python contracts/generate.py contracts
 
 clean: infra-down ## Stop the infrastructure and delete local state
 	rm -rf .local

@@ -38,6 +38,9 @@ class Runtime:
         self.broker: KafkaBroker = create_broker(settings, self.registry, self.tracer)
         self.dead_letters = DeadLetters(self.broker, settings, dead_letter_counter(settings, self.registry))
         self._pool: asyncpg.Pool | None = None
+        # Registry names of what this service reads and writes: the source of its AsyncAPI document.
+        self.consumes: list[str] = []
+        self.produces: list[str] = []
         self._relay: OutboxRelay | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -56,10 +59,12 @@ class Runtime:
     def subscribe(self, topic: str, handler: EventHandler, *, title: str, description: str) -> None:
         """Handle every valid event on ``topic``; see :func:`coachline.messaging.subscribe`."""
         subscribe(self.broker, self.settings, self.dead_letters, topic, handler, title=title, description=description)
+        self.consumes.append(topic)
 
     def declare_publishers(self, topics: list[str], *, description: str) -> None:
         """Name what this service publishes, so its AsyncAPI document lists it."""
         for name in topics:
+            self.produces.append(name)
             self.broker.publisher(self.settings.topic_name(name), title=f"{name}:publish", description=description)
 
     async def publish(self, event: CloudEvent) -> None:
