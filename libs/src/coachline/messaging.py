@@ -194,7 +194,7 @@ async def ensure_topics(settings: ServiceSettings, names: list[str] | None = Non
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [TOPICS[n] for n in (names or list(TOPICS))]
+        wanted = [TOPICS[n] for n in (list(TOPICS) if names is None else names)]
         new = [
             NewTopic(
                 settings.topic_name(t.name), t.partitions, settings.kafka_replication_factor, topic_configs=t.config()

@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from coachline.contracts.registry import TOPICS
 from coachline.envelope import CloudEvent
 from coachline.messaging import (
     DeadLetters,
@@ -78,8 +79,13 @@ class Runtime:
     async def _publish_raw(self, topic: str, key: bytes, headers: dict[str, str], body: bytes) -> None:
         await self.broker.publish(body, topic=topic, key=key, headers=headers)
 
+    def topics(self) -> list[str]:
+        """Every topic this service touches: what it reads and writes, and the dead letters of what it reads."""
+        dead = [TOPICS[t].dead_letter for t in self.consumes]
+        return list(dict.fromkeys([*self.consumes, *self.produces, *(d for d in dead if d)]))
+
     async def start(self, migrations: Path | None) -> None:
-        await ensure_topics(self.settings)
+        await ensure_topics(self.settings, self.topics())
         if self.uses_database:
             self._pool = await create_pool(self.settings.database_url, self.settings.db_schema)
             await migrate(self._pool, self.settings.db_schema, migrations)
