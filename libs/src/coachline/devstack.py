@@ -89,8 +89,8 @@ def kafka_up(root: Path) -> None:
         return
     state = root / ".local/kafka"
     pid_file, log = state / "kafka.pid", state / "kafka.log"
-    if _pid_alive(pid_file) and _port_open(KAFKA_PORT):
-        return
+    if _port_open(KAFKA_PORT):
+        return  # ours from an earlier start, or one started from another checkout: use it as it is
     libs = kafka_jars(root)
     data = state / "data"
     config = state / "server.properties"
@@ -161,6 +161,8 @@ def _prepare_unprivileged(user: str, bin_path: Path, owned: tuple[Path, ...]) ->
 def postgres_up(root: Path) -> None:
     if os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL) != LOCAL_DATABASE_URL:
         return
+    if _port_open(POSTGRES_PORT):
+        return  # already serving, possibly from another checkout
     bin_path, user = _pg()
     data = root / ".local/postgres"
     log = root / ".local/postgres.log"
@@ -169,8 +171,6 @@ def postgres_up(root: Path) -> None:
     log.touch()
     if user:
         _prepare_unprivileged(user, bin_path, (data, log))
-    if subprocess.run([*ctl, "status"], capture_output=True, user=user).returncode == 0 and _port_open(POSTGRES_PORT):
-        return
     if not (data / "PG_VERSION").exists():
         subprocess.run([str(bin_path / "initdb"), "-D", str(data), "--auth=trust", "--encoding=utf8", "-U", "postgres"],
                        check=True, stdout=subprocess.DEVNULL, user=user)
