@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,8 +31,17 @@ class ServiceSettings(BaseSettings):
     service_name: str = "coachline"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    db_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_schema: str = "public"
     consumer_group: str = ""
+
+    @field_validator("db_schema")
+    @classmethod
+    def _plain_identifier(cls, value: str) -> str:
+        # The schema name is written into SQL (CREATE SCHEMA), so only plain identifiers pass,
+        # also where a service overrides the default.
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+            raise ValueError("db_schema must be a lower-case SQL identifier")
+        return value
 
     @model_validator(mode="after")
     def _defaults(self) -> ServiceSettings:
