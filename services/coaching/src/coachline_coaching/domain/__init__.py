@@ -1,0 +1,1 @@
+"""The coaching domain: evaluations as evidence per agent, and recorded coaching sessions."""

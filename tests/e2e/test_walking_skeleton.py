@@ -1,0 +1,159 @@
+"""All five services as their own processes against the real broker and database.
+
+An interaction posted to intake appears in the KPI API and on the SSE stream; it enters evaluation's
+sampling pool, an evaluation of it reaches coaching, and a coaching session recorded there reaches an
+HR system's webhook receiver with a Standard Webhooks signature that verifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from coachline.testing import eventually, free_port
+
+pytestmark = pytest.mark.e2e
+SERVICES = ("intake", "evaluation", "coaching", "kpi", "notifications")
+
+
+@pytest.fixture
+async def stack(service_env: dict[str, str], isolation: str, tmp_path) -> AsyncIterator[dict[str, str]]:
+    urls: dict[str, str] = {}
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    for name in SERVICES:
+        prefix = f"{name.upper()}_"
+        port = free_port()
+        env = {**os.environ, **service_env, f"{prefix}HTTP_PORT": str(port),
+               f"{prefix}DB_SCHEMA": f"{name}_{isolation}", f"{prefix}CONSUMER_GROUP": f"{name}-{isolation}"}
+        log = (tmp_path / f"{name}.log").open("wb")
+        # Popen only spawns; waiting happens through the readiness polls below.
+        processes.append((name, subprocess.Popen([sys.executable, "-m", f"coachline_{name}"],  # noqa: ASYNC220
+                                                 env=env, stdout=log, stderr=subprocess.STDOUT)))
+        urls[name] = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            async def all_ready() -> bool:
+                for name, proc in processes:
+                    assert proc.poll() is None, f"{name} exited:\n{(tmp_path / f'{name}.log').read_text()[-3000:]}"
+                try:
+                    answers = await asyncio.gather(*(client.get(f"{u}/readyz") for u in urls.values()))
+                except httpx.HTTPError:
+                    return False
+                return all(a.status_code == 200 for a in answers)
+
+            await eventually(all_ready, timeout=90)
+        yield urls
+    finally:
+        for _, proc in processes:
+            proc.terminate()
+        for name, proc in processes:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                pytest.fail(f"{name} did not stop within 20 s of SIGTERM")
+
+
+def platform_event(kind: str, **data: Any) -> dict[str, Any]:
+    base = {"interaction_id": "c-e2e-1", "queue_id": "billing", "channel": "voice",
+            "occurred_at": "2026-11-23T09:00:00Z"}
+    return {"specversion": "1.0", "id": f"pbx-{kind}", "source": "pbx", "type": f"cc.interaction.{kind}.v1",
+            "tenantid": "acme", "data": {**base, **data}}
+
+
+def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """A receiver's check, written from the Standard Webhooks specification alone."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return any(sig == f"v1,{expected}" for sig in headers["webhook-signature"].split())
+
+
+async def test_an_interaction_flows_to_the_wallboard_and_a_coaching_session_to_hr(stack, run_app) -> None:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def hr_system(request: Request) -> Response:
+        received.append((dict(request.headers), await request.body()))
+        return Response(status_code=204)
+
+    receiver = await run_app(Starlette(routes=[Route("/hooks/coaching", hr_system, methods=["POST"])]))
+    async with httpx.AsyncClient(timeout=30) as client:
+        subscription = await client.post(f"{stack['notifications']}/v1/subscriptions", json={
+            "tenant_id": "acme", "url": f"{receiver}/hooks/coaching",
+            "event_types": ["coaching.session.recorded.v1"]})
+        assert subscription.status_code == 201, subscription.text
+        secret = subscription.json()["secret"]
+
+        async with client.stream("GET", f"{stack['kpi']}/v1/kpis/stream", params={"tenant_id": "acme"}) as sse:
+            lines = sse.aiter_lines()
+            assert await anext(lines) == "event: snapshot"
+            assert json.loads((await anext(lines)).removeprefix("data: "))["items"] == []
+            who = {"agent_id": "a-1", "team_id": "north"}
+            posted = await client.post(f"{stack['intake']}/v1/sources/generic/events", json=[
+                platform_event("offered"),
+                platform_event("answered", **who, occurred_at="2026-11-23T09:00:09Z", queue_wait_s="9"),
+                platform_event("completed", **who, occurred_at="2026-11-23T09:05:00Z", talk_s="240",
+                               hold_s="15", after_contact_work_s="36"),
+            ])
+            assert posted.status_code == 202, posted.text
+            async for line in lines:
+                if line.startswith("data: ") and json.loads(line[6:])["scope"] == "team":
+                    assert json.loads(line[6:])["figures"]["answered"] == "1"
+                    break
+
+        async def team_handled() -> dict[str, Any] | None:
+            items = (await client.get(f"{stack['kpi']}/v1/kpis",
+                                      params={"tenant_id": "acme", "scope": "team", "scope_id": "north"})).json()
+            return items["items"][0]["figures"] if items["items"] and items["items"][0]["figures"]["handled"] == "1" \
+                else None
+
+        figures = await eventually(team_handled)
+        assert (figures["answered"], figures["handled"]) == ("1", "1")
+
+        async def in_pool() -> bool:
+            pool = await client.get(f"{stack['evaluation']}/v1/sampling-pool", params={"tenant_id": "acme"})
+            return pool.status_code == 200 and "c-e2e-1" in pool.text
+
+        await eventually(in_pool)
+        evaluation = await client.post(f"{stack['evaluation']}/v1/evaluations", json={
+            "tenant_id": "acme", "interaction_id": "c-e2e-1", "evaluator_id": "q-1", "scorecard_id": "voice",
+            "scorecard_version": 1, "score": "92.5", "critical_failed": False})
+        assert evaluation.status_code == 201, evaluation.text
+        evaluation_id = evaluation.json()["evaluation_id"]
+
+        async def coach_sees_it() -> bool:
+            seen = await client.get(f"{stack['coaching']}/v1/agents/a-1/evaluations", params={"tenant_id": "acme"})
+            return seen.status_code == 200 and evaluation_id in seen.text
+
+        await eventually(coach_sees_it)
+        session = await client.post(f"{stack['coaching']}/v1/sessions", json={
+            "tenant_id": "acme", "agent_id": "a-1", "coach_id": "tl-1", "kind": "evaluation_review",
+            "held_at": "2026-11-23T14:00:00Z", "summary": "Summarise the next step before closing.",
+            "evaluation_ids": [evaluation_id]})
+        assert session.status_code == 201, session.text
+
+    async def delivered() -> bool:
+        return bool(received)
+
+    await eventually(delivered)
+    headers, body = received[0]
+    assert verify_standard_webhook(secret, headers, body)
+    assert not verify_standard_webhook(secret, headers, body.replace(b"a-1", b"a-2"))
+    delivery = json.loads(body)
+    assert delivery["type"] == "coaching.session.recorded.v1"
+    assert delivery["data"]["agent_id"] == "a-1" and delivery["data"]["evaluation_ids"] == [evaluation_id]

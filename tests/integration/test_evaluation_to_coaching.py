@@ -1,0 +1,66 @@
+"""The walking skeleton from a completed interaction to a coaching session HR systems can read."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from coachline.contracts.interactions import InteractionCompleted
+from coachline.envelope import new_event
+from coachline.testing import eventually
+from coachline_coaching.app import create_app as create_coaching
+from coachline_coaching.settings import Settings as CoachingSettings
+from coachline_evaluation.app import create_app as create_evaluation
+from coachline_evaluation.settings import Settings as EvaluationSettings
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_evaluated_interaction_is_reviewed_in_a_coaching_session(
+    settings_for, run_app, service_env, topic_reader
+) -> None:
+    evaluation = await run_app(create_evaluation(settings_for(EvaluationSettings)))
+    coaching = await run_app(create_coaching(settings_for(CoachingSettings)))
+    done = new_event("cc.interaction.completed.v1", "acme", InteractionCompleted(
+        interaction_id="c-1001", queue_id="billing", channel="chat", agent_id="a-17", team_id="t-north",
+        occurred_at=datetime.now(UTC) - timedelta(hours=3), talk_s=Decimal("420")), source="test")
+    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"], enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(service_env["COACHLINE_TOPIC_PREFIX"] + done.topic, done.body(),
+                                     key=done.key.encode(),
+                                     headers=[(k, v.encode()) for k, v in done.headers().items()])
+    finally:
+        await producer.stop()
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        async def pool() -> list[dict[str, Any]]:
+            return (await client.get(f"{evaluation}/v1/sampling-pool", params={"tenant_id": "acme"})).json()["items"]
+
+        async def evidence() -> list[dict[str, Any]]:
+            return (await client.get(f"{coaching}/v1/agents/a-17/evaluations",
+                                     params={"tenant_id": "acme"})).json()["items"]
+
+        await eventually(pool, timeout=60)
+        submitted = await client.post(f"{evaluation}/v1/evaluations", json={
+            "tenant_id": "acme", "interaction_id": "c-1001", "evaluator_id": "q-2", "scorecard_id": "sc-chat",
+            "scorecard_version": 1, "score": 0, "critical_failed": True})
+        assert submitted.status_code == 201, submitted.text
+        evaluation_id = submitted.json()["evaluation_id"]
+
+        [reviewed] = await eventually(evidence, timeout=60)
+        assert (reviewed["evaluation_id"], reviewed["score"], reviewed["critical_failed"]) == (evaluation_id,
+                                                                                               "0.00", True)
+
+        recorded = await client.post(f"{coaching}/v1/sessions", json={
+            "tenant_id": "acme", "agent_id": "a-17", "coach_id": "tl-3", "kind": "evaluation_review",
+            "held_at": datetime.now(UTC).isoformat(), "evaluation_ids": [evaluation_id]})
+        assert recorded.status_code == 201, recorded.text
+
+    reader = await topic_reader("coaching.v1")
+    [event] = await reader.events(1)
+    assert event.type == "coaching.session.recorded.v1"
+    assert event.data.model_dump()["evaluation_ids"] == [evaluation_id]
