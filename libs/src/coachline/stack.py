@@ -6,9 +6,14 @@ Ctrl-C stops them all; the infrastructure (``make infra-down``) keeps running fo
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
 import sys
 
 from coachline.devstack import project_root
+
+SERVICE_PORTS = {"intake": 8001, "evaluation": 8002, "coaching": 8003, "kpi": 8004, "notifications": 8005}
 
 URLS = """
 Coachline is starting. Once the services are up:
@@ -23,14 +28,38 @@ Ctrl-C stops everything.
 """
 
 
-def main() -> None:
+def ports_in_use() -> list[str]:
+    busy = []
+    for name, port in SERVICE_PORTS.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(f"{name} ({port})")
+    return busy
+
+
+def main() -> int:
+    busy = ports_in_use()
+    if busy:
+        # A service that cannot bind would take the whole stack down a second after start.
+        print(f"Ports already in use: {', '.join(busy)}. Is an earlier `make run` still running?", file=sys.stderr)
+        return 1
     root = project_root()
     print(URLS, flush=True)
     bin_dir = os.path.dirname(sys.executable)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
-    honcho = os.path.join(bin_dir, "honcho")
-    os.execve(honcho, [honcho, "start", "-f", str(root / "Procfile"), "-d", str(root)], env)  # noqa: S606
+    honcho = subprocess.Popen(
+        [os.path.join(bin_dir, "honcho"), "start", "-f", str(root / "Procfile"), "-d", str(root)], env=env
+    )
+    try:
+        return honcho.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reaches honcho too (same process group); it stops the services, we wait for that.
+        if honcho.poll() is None:
+            honcho.send_signal(signal.SIGINT)
+        honcho.wait()
+        print("Coachline stopped.", flush=True)
+        return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
