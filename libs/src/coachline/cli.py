@@ -1,16 +1,61 @@
-"""The ``coachline`` command."""
+"""The ``coachline`` command.
+
+``coachline infra up|down|jars`` and ``coachline token`` live here; each service adds its own
+subcommands (``coachline intake translate``, ``coachline kpi rebuild`` ...) through the
+``coachline.commands`` entry-point group: the entry's name is the subcommand, its value a
+``main(argv: list[str]) -> int``. So the shared package never imports a service.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
 
 
-def main() -> None:
+def token(argv: list[str]) -> int:
+    """Print a bearer token signed by the local development identity provider."""
+    from coachline.auth import Principal, Role, mint_token
+    from coachline.devstack import dev_identity
+    from coachline.settings import ServiceSettings
+
+    parser = argparse.ArgumentParser(prog="coachline token", description=token.__doc__)
+    parser.add_argument("--tenant", default="demo")
+    parser.add_argument("--role", action="append", choices=[r.value for r in Role], required=True)
+    parser.add_argument("--subject", default="dev-user")
+    parser.add_argument("--agent-id")
+    parser.add_argument("--team", action="append", default=[])
+    parser.add_argument("--unit", action="append", default=[])
+    parser.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token stays valid")
+    args = parser.parse_args(argv)
+    settings = ServiceSettings()
+    key, _ = dev_identity()
+    principal = Principal(subject=args.subject, tenant_id=args.tenant, roles=frozenset(args.role),
+                          agent_id=args.agent_id, teams=frozenset(args.team), units=frozenset(args.unit))
+    print(mint_token(key, issuer=settings.oidc_issuer, audience=settings.oidc_audience, principal=principal,
+                     ttl_s=args.ttl))
+    return 0
+
+
+def infra(argv: list[str]) -> int:
     from coachline.devstack import main as devstack
 
-    args = sys.argv[1:]
-    if args[:1] == ["infra"]:
-        devstack(args[1:])
-        return
-    print("usage: coachline infra {up,down,jars}", file=sys.stderr)
-    raise SystemExit(2)
+    devstack(argv)
+    return 0
+
+
+def commands() -> dict[str, Callable[[list[str]], int]]:
+    found: dict[str, Callable[[list[str]], int]] = {"infra": infra, "token": token}
+    for entry in entry_points(group="coachline.commands"):
+        found.setdefault(entry.name, entry.load())
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    available = commands()
+    if not args or args[0] not in available:
+        print(f"usage: coachline {{{','.join(sorted(available))}}} ...", file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(available[args[0]](args[1:]))

@@ -21,6 +21,7 @@ import time
 import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
 KAFKA_PORT = 19092
 POSTGRES_PORT = 15432
@@ -196,6 +197,28 @@ def up() -> None:
     (root / ".local/kafka").mkdir(parents=True, exist_ok=True)
     postgres_up(root)
     kafka_up(root)
+
+
+def dev_identity(root: Path | None = None) -> tuple[Any, str]:
+    """The local identity provider's signing key and its JWKS, created once under ``.local/oidc``.
+
+    ``make run`` hands the JWKS to the services and ``coachline token`` signs with the key, so the
+    APIs can be tried with real tokens without an identity provider.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from coachline.auth import jwks_of
+
+    path = (root or project_root()) / ".local/oidc/dev-key.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+        path.chmod(0o600)
+    private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return private_key, jwks_of([("dev", private_key.public_key())])
 
 
 def down() -> None:

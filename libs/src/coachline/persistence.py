@@ -6,8 +6,8 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import asyncpg
@@ -66,9 +66,46 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path | None) -> li
                     await conn.execute(path.read_text())
                     await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
                 applied_now.append(name)
+            await _grant_tenant_role(conn, schema)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"migrate:{schema}")
     return applied_now
+
+
+TENANT_ROLE = "coachline_tenant"
+
+
+async def _grant_tenant_role(conn: asyncpg.Connection, schema: str) -> None:
+    # Superusers and table owners bypass row-level security, so requests made on a person's behalf
+    # switch to this role (see tenant_transaction) and the tables' policies apply to them.
+    await conn.execute(
+        f"""DO $$ BEGIN
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{TENANT_ROLE}') THEN
+                CREATE ROLE {TENANT_ROLE} NOLOGIN;
+              END IF;
+            EXCEPTION WHEN duplicate_object THEN NULL;
+            END $$;"""
+    )
+    if not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER"):
+        # Anyone else may only SET ROLE to a role they are a member of.
+        await conn.execute(f"GRANT {TENANT_ROLE} TO CURRENT_USER")
+    await conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {TENANT_ROLE}')
+    await conn.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {TENANT_ROLE}')
+    await conn.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {TENANT_ROLE}')
+
+
+@asynccontextmanager
+async def tenant_transaction(pool: asyncpg.Pool, tenant_id: str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction on behalf of one tenant: row-level security shows and accepts only its rows.
+
+    Tables opt in with ``ENABLE ROW LEVEL SECURITY`` and a policy on
+    ``tenant_id = current_setting('coachline.tenant_id')``; the transaction runs as
+    :data:`TENANT_ROLE`, which is subject to those policies even when the pool logs in as the owner.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('coachline.tenant_id', $1, true)", tenant_id)
+        await conn.execute(f"SET LOCAL ROLE {TENANT_ROLE}")
+        yield conn
 
 
 async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:

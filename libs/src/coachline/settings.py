@@ -27,6 +27,11 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = _shared("COACHLINE_TOPIC_PREFIX", "")  # type: ignore[assignment]
     log_level: str = _shared("COACHLINE_LOG_LEVEL", "INFO")  # type: ignore[assignment]
     kafka_replication_factor: int = _shared("KAFKA_REPLICATION_FACTOR", 1)  # type: ignore[assignment]
+    # The identity provider people sign in with (OIDC); its keys inline (JWKS JSON) or by URL.
+    oidc_issuer: str = _shared("COACHLINE_OIDC_ISSUER", "coachline-dev")  # type: ignore[assignment]
+    oidc_audience: str = _shared("COACHLINE_OIDC_AUDIENCE", "coachline")  # type: ignore[assignment]
+    oidc_jwks: str = _shared("COACHLINE_OIDC_JWKS", "")  # type: ignore[assignment]
+    oidc_jwks_url: str = _shared("COACHLINE_OIDC_JWKS_URL", "")  # type: ignore[assignment]
 
     service_name: str = "coachline"
     http_host: str = "127.0.0.1"
@@ -47,6 +52,8 @@ class ServiceSettings(BaseSettings):
     def _defaults(self) -> ServiceSettings:
         if not self.consumer_group:
             self.consumer_group = f"coachline-{self.service_name}"
+        if self.environment == "production" and not (self.oidc_jwks or self.oidc_jwks_url):
+            raise ValueError("COACHLINE_OIDC_JWKS_URL (or COACHLINE_OIDC_JWKS) must be set in production")
         return self
 
     def topic_name(self, logical: str) -> str:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 
-from coachline.devstack import project_root
+from coachline.devstack import dev_identity, project_root
 
 SERVICE_PORTS = {"intake": 8001, "evaluation": 8002, "coaching": 8003, "kpi": 8004, "notifications": 8005}
 
@@ -24,6 +24,8 @@ Coachline is starting. Once the services are up:
                          notifications http://127.0.0.1:8005/docs
   Metrics                http://127.0.0.1:800[1-5]/metrics
   Health                 http://127.0.0.1:800[1-5]/readyz
+  A token for the APIs   .venv/bin/coachline token --tenant demo --role admin
+                         (then: curl -H "Authorization: Bearer $TOKEN" ...)
 Ctrl-C stops everything.
 """
 
@@ -46,7 +48,9 @@ def main() -> int:
     root = project_root()
     print(URLS, flush=True)
     bin_dir = os.path.dirname(sys.executable)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
+    _, jwks = dev_identity(root)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1",
+           "COACHLINE_OIDC_JWKS": os.environ.get("COACHLINE_OIDC_JWKS", jwks)}
     honcho = subprocess.Popen(
         [os.path.join(bin_dir, "honcho"), "start", "-f", str(root / "Procfile"), "-d", str(root)], env=env
     )

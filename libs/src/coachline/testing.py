@@ -22,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from coachline import devstack
+from coachline.auth import Principal, Role, jwks_of, mint_token
 from coachline.envelope import CloudEvent, decode, header_map
 
 T = TypeVar("T")
@@ -57,6 +58,34 @@ def infrastructure() -> Iterator[Infrastructure]:
     yield Infrastructure(devstack.LOCAL_KAFKA, devstack.LOCAL_DATABASE_URL)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """A test identity provider: services trust its JWKS, tests sign tokens with its key."""
+
+    private_key: Any
+    jwks: str
+    issuer: str = "coachline-test"
+    audience: str = "coachline"
+
+    def token(self, tenant_id: str, *roles: str, subject: str = "tester", agent_id: str | None = None,
+              teams: tuple[str, ...] = (), units: tuple[str, ...] = (), ttl_s: int = 3600) -> str:
+        principal = Principal(subject=subject, tenant_id=tenant_id, roles=frozenset(Role(r) for r in roles),
+                              agent_id=agent_id, teams=frozenset(teams), units=frozenset(units))
+        return mint_token(self.private_key, issuer=self.issuer, audience=self.audience, principal=principal,
+                          ttl_s=ttl_s, kid="test")
+
+    def headers(self, tenant_id: str, *roles: str, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(tenant_id, *roles, **claims)}"}
+
+
+@pytest.fixture(scope="session")
+def identity() -> Identity:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return Identity(private_key=key, jwks=jwks_of([("test", key.public_key())]))
+
+
 @pytest.fixture
 def isolation() -> str:
     """A short unique token for this test's topic prefix, consumer groups and schemas."""
@@ -64,13 +93,16 @@ def isolation() -> str:
 
 
 @pytest.fixture
-def service_env(infrastructure: Infrastructure, isolation: str) -> dict[str, str]:
+def service_env(infrastructure: Infrastructure, isolation: str, identity: Identity) -> dict[str, str]:
     """Environment variables that point a service (in-process or a subprocess) at this test's slice."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
         "DATABASE_URL": infrastructure.database_url,
         "COACHLINE_TOPIC_PREFIX": f"t{isolation}.",
         "COACHLINE_ENVIRONMENT": "test",
+        "COACHLINE_OIDC_ISSUER": identity.issuer,
+        "COACHLINE_OIDC_AUDIENCE": identity.audience,
+        "COACHLINE_OIDC_JWKS": identity.jwks,
     }
 
 

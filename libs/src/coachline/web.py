@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,31 +15,11 @@ from opentelemetry import propagate, trace
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from coachline.auth import verifier_for
+from coachline.problem import Problem, problem_response
 from coachline.runtime import Runtime
 
 log = logging.getLogger(__name__)
-PROBLEM_JSON = "application/problem+json"
-
-
-class Problem(Exception):
-    """Raise from a route to answer with an RFC 9457 problem document."""
-
-    def __init__(self, status: int, title: str, detail: str | None = None, **extensions: Any) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.extensions = extensions
-
-
-def problem_response(status: int, title: str, detail: str | None = None, **extensions: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    body.update(extensions)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
-
-
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     # Location and message only: echoing the input back could reflect personal data into logs.
     return [{"loc": ".".join(str(p) for p in e.get("loc", ())), "msg": str(e.get("msg", ""))}
@@ -52,7 +31,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, **exc.extensions)
+        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extensions)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -138,4 +117,5 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.state.runtime = runtime
+    app.state.token_verifier = verifier_for(runtime.settings)
     return app

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 
-from coachline.web import Problem
+from coachline.problem import Problem
 from coachline_coaching import service
 from coachline_coaching.domain.evidence import AgentEvaluation
 from coachline_coaching.domain.sessions import CoachingSession, RecordSession

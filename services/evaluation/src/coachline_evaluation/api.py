@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 
-from coachline.web import Problem
+from coachline.problem import Problem
 from coachline_evaluation import service
 from coachline_evaluation.domain.evaluations import Evaluation, SubmitEvaluation
 from coachline_evaluation.domain.sampling import AgentNotNamed, NotInPool, PoolEntry

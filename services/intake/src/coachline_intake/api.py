@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from coachline.problem import Problem
 from coachline.runtime import Runtime
-from coachline.web import Problem
 from coachline_intake.domain.canonical import UnsupportedMedia
 from coachline_intake.service import SOURCES, BatchRejected, parse_batch, publish_in_order
 from coachline_intake.settings import Settings

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
+from coachline.problem import Problem
 from coachline.runtime import Runtime
-from coachline.web import Problem
 from coachline_notifications import service
 from coachline_notifications.domain.subscriptions import CreatedSubscription, Subscription, SubscriptionRequest
 
