@@ -85,7 +85,14 @@ def _dump(path: Path, document: Any) -> None:
     path.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+GENERATED = ("events", "asyncapi", "openapi")
+
+
 def generate(out: Path) -> None:
+    # Start from empty folders so a renamed or removed event leaves no stale schema behind.
+    for folder in GENERATED:
+        for stale in (out / folder).glob("*.json"):
+            stale.unlink()
     for et in EVENT_TYPES.values():
         _dump(out / "events" / f"{et.name}.schema.json", event_schema(et))
         _dump(out / "events" / f"{et.name}.example.json", et.example)

@@ -107,7 +107,7 @@ async def test_an_interaction_flows_to_the_wallboard_and_a_coaching_session_to_h
             posted = await client.post(f"{stack['intake']}/v1/sources/generic/events", json=[
                 platform_event("offered"),
                 platform_event("answered", **who, occurred_at="2026-11-23T09:00:09Z", queue_wait_s="9"),
-                platform_event("completed", **who, occurred_at="2026-11-23T09:05:00Z", talk_s="240",
+                platform_event("wrapped-up", **who, occurred_at="2026-11-23T09:05:00Z", talk_s="240",
                                hold_s="15", after_contact_work_s="36"),
             ])
             assert posted.status_code == 202, posted.text

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coachline.contracts.interactions import InteractionAnswered, InteractionCompleted, InteractionOffered
+from coachline.contracts.interactions import InteractionAnswered, InteractionOffered, InteractionWrappedUp
 from coachline.envelope import CloudEvent, decode, header_map, new_event
 from coachline.testing import eventually
 from coachline_evaluation.app import create_app
@@ -25,10 +25,10 @@ OCCURRED = datetime(2026, 11, 23, 9, 6, 40, tzinfo=UTC)
 
 def completed(interaction: str = "c-1001", agent: str = "a-17", tenant: str = "acme",
               talk_s: str = "310") -> CloudEvent:
-    data = InteractionCompleted(interaction_id=interaction, queue_id="billing", channel="voice", agent_id=agent,
+    data = InteractionWrappedUp(interaction_id=interaction, queue_id="billing", channel="voice", agent_id=agent,
                                 team_id="t-north", occurred_at=OCCURRED, talk_s=Decimal(talk_s),
                                 hold_s=Decimal("25"), after_contact_work_s=Decimal("45"))
-    return new_event("cc.interaction.completed.v1", tenant, data, source="test")
+    return new_event("cc.interaction.wrapped-up.v1", tenant, data, source="test")
 
 
 async def publish(service_env: dict[str, str], *events: CloudEvent) -> None:

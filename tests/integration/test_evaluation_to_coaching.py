@@ -8,7 +8,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from coachline.contracts.interactions import InteractionCompleted
+from coachline.contracts.interactions import InteractionWrappedUp
 from coachline.envelope import new_event
 from coachline.testing import eventually
 from coachline_coaching.app import create_app as create_coaching
@@ -24,7 +24,7 @@ async def test_an_evaluated_interaction_is_reviewed_in_a_coaching_session(
 ) -> None:
     evaluation = await run_app(create_evaluation(settings_for(EvaluationSettings)))
     coaching = await run_app(create_coaching(settings_for(CoachingSettings)))
-    done = new_event("cc.interaction.completed.v1", "acme", InteractionCompleted(
+    done = new_event("cc.interaction.wrapped-up.v1", "acme", InteractionWrappedUp(
         interaction_id="c-1001", queue_id="billing", channel="chat", agent_id="a-17", team_id="t-north",
         occurred_at=datetime.now(UTC) - timedelta(hours=3), talk_s=Decimal("420")), source="test")
     producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"], enable_idempotence=True)

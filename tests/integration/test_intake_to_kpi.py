@@ -34,7 +34,7 @@ def day_of_contacts(n: int) -> list[dict[str, Any]]:
             continue
         events.append(event("answered", f"a-{i}", interaction_id=cid, agent_id="a-1", team_id="north",
                             queue_wait_s="8"))
-        events.append(event("completed", f"d-{i}", interaction_id=cid, agent_id="a-1", team_id="north",
+        events.append(event("wrapped-up", f"d-{i}", interaction_id=cid, agent_id="a-1", team_id="north",
                             talk_s=str(100 + i), hold_s="10", after_contact_work_s="20"))
     return events
 
@@ -94,7 +94,7 @@ json_values = st.recursive(
     max_leaves=25,
 )
 near_valid = st.builds(lambda data, kind: {**event(kind, "f-1"), "data": data}, json_values,
-                       st.sampled_from(["offered", "answered", "abandoned", "completed", "unknown"]))
+                       st.sampled_from(["offered", "answered", "abandoned", "wrapped-up", "unknown"]))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -55,7 +55,7 @@ def contact(rng: random.Random, n: int, now: datetime, tenant: str) -> list[tupl
     who = {"agent_id": agent, "team_id": team}
     out.append((answered, _event("answered", f"{cid}-a", tenant,
                                  {**base, **who, "occurred_at": _stamp(answered), "queue_wait_s": f"{wait:.3f}"})))
-    out.append((done, _event("completed", f"{cid}-c", tenant,
+    out.append((done, _event("wrapped-up", f"{cid}-c", tenant,
                              {**base, **who, "occurred_at": _stamp(done), "talk_s": f"{talk:.3f}",
                               "hold_s": f"{hold:.3f}", "after_contact_work_s": f"{wrap:.3f}",
                               "transferred": rng.random() < 0.08})))

@@ -13,7 +13,7 @@ from faststream.kafka import TestKafkaBroker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coachline.contracts.interactions import InteractionCompleted, InteractionOffered
+from coachline.contracts.interactions import InteractionOffered, InteractionWrappedUp
 from coachline.envelope import CloudEvent, new_event
 from coachline_evaluation.app import create_app
 from coachline_evaluation.service import take_interaction
@@ -30,11 +30,11 @@ VALID = {
 
 
 def completed(tenant: str = "acme", interaction: str = "c-1001", agent: str = "a-17") -> CloudEvent:
-    data = InteractionCompleted(
+    data = InteractionWrappedUp(
         interaction_id=interaction, queue_id="billing", channel="voice", agent_id=agent,
         occurred_at=datetime(2026, 11, 23, 9, 6, 40, tzinfo=UTC), talk_s=Decimal("310"),
     )
-    return new_event("cc.interaction.completed.v1", tenant, data, source="test")
+    return new_event("cc.interaction.wrapped-up.v1", tenant, data, source="test")
 
 
 @pytest.fixture

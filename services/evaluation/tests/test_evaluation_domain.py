@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from coachline.contracts.evaluations import EvaluationSubmitted
-from coachline.contracts.interactions import Channel, InteractionCompleted
+from coachline.contracts.interactions import Channel, InteractionWrappedUp
 from coachline.envelope import decode
 from coachline_evaluation.domain.evaluations import SubmitEvaluation, evaluate, evaluation_submitted
 from coachline_evaluation.domain.sampling import AgentNotNamed, NotInPool, entry_to_evaluate, pool_entry
@@ -15,14 +15,14 @@ pytestmark = pytest.mark.unit
 CET = timezone(timedelta(hours=1))
 
 
-def completed(agent_id: str = "a-17", **changes: object) -> InteractionCompleted:
+def completed(agent_id: str = "a-17", **changes: object) -> InteractionWrappedUp:
     fields: dict[str, object] = {
         "interaction_id": "c-1001", "queue_id": "billing", "channel": "voice", "agent_id": agent_id,
         "team_id": "t-north", "occurred_at": datetime(2026, 11, 23, 10, 6, 40, tzinfo=CET),
         "talk_s": "310.000", "hold_s": "25.000", "after_contact_work_s": "45.500", "transferred": False,
     }
     fields.update(changes)
-    return InteractionCompleted.model_validate(fields)
+    return InteractionWrappedUp.model_validate(fields)
 
 
 def command(**changes: object) -> SubmitEvaluation:

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from coachline.contracts.interactions import InteractionAnswered, InteractionCompleted
+from coachline.contracts.interactions import InteractionAnswered, InteractionWrappedUp
 from coachline.envelope import CloudEvent, new_event
 from coachline_evaluation import service
 from coachline_evaluation.domain.evaluations import SubmitEvaluation
@@ -18,11 +18,11 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 def completed_event(tenant: str = "acme", interaction: str = "c-1001", agent: str = "a-17",
                     talk_s: str = "310", event_id: str | None = None) -> CloudEvent:
-    data = InteractionCompleted(
+    data = InteractionWrappedUp(
         interaction_id=interaction, queue_id="billing", channel="voice", agent_id=agent, team_id="t-north",
         occurred_at=datetime(2026, 11, 23, 9, 6, 40, tzinfo=UTC), talk_s=Decimal(talk_s),
     )
-    return new_event("cc.interaction.completed.v1", tenant, data, source="test", event_id=event_id)
+    return new_event("cc.interaction.wrapped-up.v1", tenant, data, source="test", event_id=event_id)
 
 
 def submission(**changes: object) -> SubmitEvaluation:

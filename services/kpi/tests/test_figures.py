@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coachline.contracts.interactions import InteractionCompleted, InteractionOffered
+from coachline.contracts.interactions import InteractionOffered, InteractionWrappedUp
 from coachline.contracts.kpi import Scope
 from coachline_kpi.domain.figures import contributions, day_window, figures
 
@@ -28,7 +28,7 @@ def test_an_offered_contact_counts_in_its_queue_and_tenant() -> None:
 
 
 def test_a_handled_contact_adds_talk_hold_and_wrap_up_to_its_team() -> None:
-    done = InteractionCompleted(interaction_id="c-1", queue_id="billing", channel="voice", agent_id="a-1",
+    done = InteractionWrappedUp(interaction_id="c-1", queue_id="billing", channel="voice", agent_id="a-1",
                                 team_id="north", occurred_at=datetime(2026, 11, 23, 9, tzinfo=UTC),
                                 talk_s=Decimal("300.5"), hold_s=Decimal(20), after_contact_work_s=Decimal("39.5"))
     team = [c for c in contributions("acme", done, UTC_ZONE) if c.scope is Scope.TEAM]

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 # Identifiers come from outside systems; bounding them keeps a hostile payload from
 # growing keys, headers and index entries without limit.
@@ -18,6 +18,20 @@ LongText = Annotated[str, StringConstraints(max_length=4000)]
 # Durations in seconds, exact to the millisecond; decimals so sums never drift.
 Seconds = Annotated[Decimal, Field(ge=0, le=Decimal("31536000"), max_digits=12, decimal_places=3)]
 Timestamp = AwareDatetime
+Money = Annotated[Decimal, Field(ge=0, le=Decimal("1000000000"), max_digits=14, decimal_places=2)]
+
+
+def _known_time_zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_known_time_zone)]
 
 
 class Contract(BaseModel):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from coachline.contracts.interactions import InteractionCompleted
+from coachline.contracts.interactions import InteractionWrappedUp
 from coachline.envelope import CloudEvent
 from coachline_evaluation.domain.evaluations import Evaluation, SubmitEvaluation, evaluate, evaluation_submitted
 from coachline_evaluation.domain.sampling import PoolEntry, entry_to_evaluate, pool_entry
@@ -57,7 +57,7 @@ class EvaluationNotFound(LookupError):
 
 async def take_interaction(uow: UnitOfWork, event: CloudEvent) -> Outcome:
     """Put a completed interaction into the sampling pool; other interaction events have no effect here."""
-    if not isinstance(event.data, InteractionCompleted):
+    if not isinstance(event.data, InteractionWrappedUp):
         return Outcome.IGNORED
     entry = pool_entry(event.tenant_id, event.data)
     async with uow.transaction() as repo:

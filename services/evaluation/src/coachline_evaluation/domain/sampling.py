@@ -8,7 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from coachline.contracts.base import utc
-from coachline.contracts.interactions import Channel, InteractionCompleted
+from coachline.contracts.interactions import Channel, InteractionWrappedUp
 
 # Durations are kept to the millisecond, as the contract and the table do, so they read back the same.
 _MILLISECOND = Decimal("0.001")
@@ -42,7 +42,7 @@ class PoolEntry(BaseModel):
         return self.talk_s + self.hold_s + self.after_contact_work_s
 
 
-def pool_entry(tenant_id: str, completed: InteractionCompleted) -> PoolEntry:
+def pool_entry(tenant_id: str, completed: InteractionWrappedUp) -> PoolEntry:
     """The pool entry a completed interaction becomes."""
     return PoolEntry(
         tenant_id=tenant_id,

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from coachline.contracts.interactions import (
     InteractionAbandoned,
     InteractionAnswered,
-    InteractionCompleted,
     InteractionOffered,
+    InteractionWrappedUp,
 )
 from coachline.contracts.kpi import Scope
 
@@ -57,7 +57,7 @@ def contributions(tenant_id: str, payload: BaseModel, zone: ZoneInfo) -> list[Co
             return [Contribution(s, i, window, abandoned=1) for s, i in scopes]
         case InteractionAnswered():
             return [Contribution(s, i, window, answered=1) for s, i in _with_team(scopes, team)]
-        case InteractionCompleted():
+        case InteractionWrappedUp():
             handle = payload.talk_s + payload.hold_s + payload.after_contact_work_s
             return [Contribution(s, i, window, handled=1, handle_time_s=handle) for s, i in _with_team(scopes, team)]
     return []
