@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -44,11 +45,21 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def tracer_provider(service_name: str) -> TracerProvider:
-    """The process's tracer provider, named after the service (exporters come from OTEL_* settings)."""
+    """The process's tracer provider, named after the service.
+
+    Spans are exported over OTLP/HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the traces-specific
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set, to a collector, Tempo or Jaeger; the exporter
+    reads the other standard ``OTEL_EXPORTER_OTLP_*`` variables (headers, timeout) itself.
+    """
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
     provider = TracerProvider(resource=Resource.create({"service.name": f"coachline-{service_name}"}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     return provider
 
