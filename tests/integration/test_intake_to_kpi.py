@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from coachline.signing import new_secret, signature_headers
 from coachline.testing import eventually
 from coachline_intake.app import create_app as create_intake
 from coachline_intake.settings import Settings as IntakeSettings
@@ -15,6 +16,15 @@ from coachline_kpi.app import create_app as create_kpi
 from coachline_kpi.settings import Settings as KpiSettings
 
 pytestmark = pytest.mark.integration
+SECRET = new_secret()
+
+
+def intake_settings(settings_for: Any) -> IntakeSettings:
+    return settings_for(IntakeSettings, source_secrets={"acme": {"generic": [SECRET]}})
+
+
+def signed(body: bytes, content_type: str = "application/json") -> dict[str, str]:
+    return {"content-type": content_type, "coachline-tenant": "acme", **signature_headers(SECRET, "m-1", body)}
 
 
 def event(kind: str, source_id: str, **data: Any) -> dict[str, Any]:
@@ -39,42 +49,46 @@ def day_of_contacts(n: int) -> list[dict[str, Any]]:
     return events
 
 
-async def test_posted_interactions_become_team_and_queue_figures_once(settings_for, run_app) -> None:
-    intake = await run_app(create_intake(settings_for(IntakeSettings)))
+async def test_posted_interactions_become_team_and_queue_figures_once(settings_for, run_app, identity) -> None:
+    intake = await run_app(create_intake(intake_settings(settings_for)))
     kpi = await run_app(create_kpi(settings_for(KpiSettings)))
+    manager = identity.headers("acme", "service_manager")
     events = day_of_contacts(8)
     ndjson = "\n".join(json.dumps(e) for e in events)
     async with httpx.AsyncClient(timeout=30) as client:
         for _ in range(2):  # the platform re-sends the whole batch: nothing may count twice
             answer = await client.post(f"{intake}/v1/sources/generic/events", content=ndjson,
-                                       headers={"content-type": "application/x-ndjson"})
+                                       headers=signed(ndjson.encode(), "application/x-ndjson"))
             assert answer.status_code == 202, answer.text
             assert answer.json()["accepted"] == len(events)
 
         async def team_figures() -> dict[str, Any] | None:
-            items = (await client.get(f"{kpi}/v1/kpis", params={"tenant_id": "acme", "scope": "team"})).json()
+            items = (await client.get(f"{kpi}/v1/kpis", params={"scope": "team", "window": "day:2026-11-23"},
+                                      headers=manager)).json()
             figures = items["items"][0]["figures"] if items["items"] else None
             return figures if figures and figures["handled"] == "6" else None
 
         team = await eventually(team_figures)
-        queue = (await client.get(f"{kpi}/v1/kpis", params={"tenant_id": "acme", "scope": "queue",
-                                                              "scope_id": "billing"})).json()["items"][0]["figures"]
+        queue = (await client.get(f"{kpi}/v1/kpis", params={"scope": "queue", "scope_id": "billing",
+                                                              "window": "day:2026-11-23"},
+                                  headers=manager)).json()["items"][0]["figures"]
     # Six handled contacts: talk 100..106 without 103 and 107, plus 30 s of hold and wrap-up each.
     talk = sum(100 + i for i in range(8) if i % 4 != 3)
     assert team["aht_s"] == f"{(talk + 6 * 30) / 6:.3f}"
     assert (queue["offered"], queue["answered"], queue["abandoned"]) == ("8", "6", "2")
 
 
-async def test_the_live_stream_sends_a_snapshot_then_changes(settings_for, run_app) -> None:
-    intake = await run_app(create_intake(settings_for(IntakeSettings)))
+async def test_the_live_stream_sends_a_snapshot_then_changes(settings_for, run_app, identity) -> None:
+    intake = await run_app(create_intake(intake_settings(settings_for)))
     kpi = await run_app(create_kpi(settings_for(KpiSettings)))
     async with httpx.AsyncClient(timeout=30) as client, client.stream(
-        "GET", f"{kpi}/v1/kpis/stream", params={"tenant_id": "acme"}
+        "GET", f"{kpi}/v1/kpis/stream", headers=identity.headers("acme", "service_manager")
     ) as stream:
         lines = stream.aiter_lines()
         assert await anext(lines) == "event: snapshot"
         assert json.loads((await anext(lines)).removeprefix("data: "))["items"] == []
-        posted = await client.post(f"{intake}/v1/sources/generic/events", json=event("offered", "o-1"))
+        offered = json.dumps(event("offered", "o-1")).encode()
+        posted = await client.post(f"{intake}/v1/sources/generic/events", content=offered, headers=signed(offered))
         assert posted.status_code == 202
         async for line in lines:
             if line.startswith("data: "):
@@ -85,7 +99,7 @@ async def test_the_live_stream_sends_a_snapshot_then_changes(settings_for, run_a
 
 @pytest.fixture
 async def intake_url(settings_for, run_app) -> str:
-    return await run_app(create_intake(settings_for(IntakeSettings)))
+    return await run_app(create_intake(intake_settings(settings_for)))
 
 
 json_values = st.recursive(
@@ -104,7 +118,7 @@ async def test_any_request_gets_an_answer_never_a_server_error(intake_url: str, 
                                                                 content_type: str) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         answer = await client.post(f"{intake_url}/v1/sources/generic/events", content=body,
-                                   headers={"content-type": content_type})
+                                   headers=signed(body, content_type))
     assert answer.status_code in (202, 413, 415, 422), answer.text
     if answer.status_code != 202:
         assert answer.headers["content-type"] == "application/problem+json"

@@ -5,11 +5,13 @@ Ctrl-C stops them all; the infrastructure (``make infra-down``) keeps running fo
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from coachline.devstack import dev_identity, project_root
 
@@ -17,8 +19,8 @@ SERVICE_PORTS = {"intake": 8001, "evaluation": 8002, "coaching": 8003, "kpi": 80
 
 URLS = """
 Coachline is starting. Once the services are up:
-  KPI live stream (SSE)  http://127.0.0.1:8004/v1/kpis/stream?tenant_id=demo
-  KPI figures            http://127.0.0.1:8004/v1/kpis?tenant_id=demo
+  KPI live stream (SSE)  http://127.0.0.1:8004/v1/kpis/stream   (with a bearer token, as below)
+  KPI figures            http://127.0.0.1:8004/v1/kpis?window=day:YYYY-MM-DD
   API docs               intake http://127.0.0.1:8001/docs   evaluation http://127.0.0.1:8002/docs
                          coaching http://127.0.0.1:8003/docs   kpi http://127.0.0.1:8004/docs
                          notifications http://127.0.0.1:8005/docs
@@ -28,6 +30,22 @@ Coachline is starting. Once the services are up:
                          (then: curl -H "Authorization: Bearer $TOKEN" ...)
 Ctrl-C stops everything.
 """
+
+
+def dev_source_secrets(root: Path) -> str:
+    """The demo tenant's intake secrets (``INTAKE_SOURCE_SECRETS`` JSON), created once under ``.local/intake``.
+
+    Intake and the traffic generator both get them, so the demo posts signed batches like a real platform.
+    """
+    from coachline.contracts.registry import RAW_SOURCES
+    from coachline.signing import new_secret
+
+    path = root / ".local/intake/source-secrets.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"demo": {source: [new_secret()] for source in RAW_SOURCES}}))
+        path.chmod(0o600)
+    return path.read_text()
 
 
 def ports_in_use() -> list[str]:
@@ -50,7 +68,8 @@ def main() -> int:
     bin_dir = os.path.dirname(sys.executable)
     _, jwks = dev_identity(root)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1",
-           "COACHLINE_OIDC_JWKS": os.environ.get("COACHLINE_OIDC_JWKS", jwks)}
+           "COACHLINE_OIDC_JWKS": os.environ.get("COACHLINE_OIDC_JWKS", jwks),
+           "INTAKE_SOURCE_SECRETS": os.environ.get("INTAKE_SOURCE_SECRETS", dev_source_secrets(root))}
     honcho = subprocess.Popen(
         [os.path.join(bin_dir, "honcho"), "start", "-f", str(root / "Procfile"), "-d", str(root)], env=env
     )
