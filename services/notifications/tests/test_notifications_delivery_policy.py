@@ -17,6 +17,7 @@ from coachline_notifications.domain.deliveries import (
     Outcome,
     RetryPolicy,
     decide,
+    parse_retry_after,
     webhook_body,
 )
 
@@ -36,8 +37,9 @@ def delivery(**changes: object) -> Delivery:
         "event_time": datetime(2026, 11, 23, 10, 0, tzinfo=timezone(timedelta(hours=1))),
         "payload": '{"session_id":"cs-12","summary":"Nächster Schritt zusammengefasst"}',
         "attempt": 1,
+        "attempt_number": 1,
         "url": "https://hr.example/hooks",
-        "secret": "whsec_YWJj",
+        "secrets": ("whsec_YWJj",),
     }
     values.update(changes)
     return Delivery(**values)  # type: ignore[arg-type]
@@ -50,27 +52,74 @@ def test_a_2xx_answer_is_delivered(status: int) -> None:
 
 
 @pytest.mark.parametrize("result", [AttemptResult(500, "HTTP 500"), AttemptResult(302, "HTTP 302"),
-                                    AttemptResult(410, "HTTP 410"), AttemptResult(None, "ConnectError")])
+                                    AttemptResult(429, "HTTP 429"), AttemptResult(None, "ConnectError")])
 def test_anything_else_is_retried_until_the_last_attempt(result: AttemptResult) -> None:
     for attempt in range(1, POLICY.max_attempts):
         assert decide(attempt, result, POLICY).outcome is Outcome.RETRY
     assert decide(POLICY.max_attempts, result, POLICY) == Decision(Outcome.FAILED)
 
 
+def test_410_fails_at_once_and_disables_the_subscription() -> None:
+    expected = Decision(Outcome.FAILED, disable_subscription=True)
+    assert decide(1, AttemptResult(410, "HTTP 410"), POLICY) == expected
+
+
 def test_delays_double_from_the_base_up_to_the_cap() -> None:
-    assert [POLICY.delay(n, rand=lambda: 1.0) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
-    assert [POLICY.delay(n, rand=lambda: 0.0) for n in range(1, 4)] == [1, 2, 4]
+    assert [POLICY.nominal_delay(n) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
+    assert [POLICY.delay(n, rand=lambda: 1.0) for n in range(1, 4)] == pytest.approx([2.4, 4.8, 9.6])
+    assert [POLICY.delay(n, rand=lambda: 0.0) for n in range(1, 4)] == pytest.approx([1.6, 3.2, 6.4])
+    assert POLICY.schedule() == [2, 4, 8, 16]
+
+
+def test_the_default_schedule_spans_about_three_days() -> None:
+    default = RetryPolicy()
+    span_days = sum(default.schedule()) / 86400
+    assert 2.5 <= span_days <= 3.5
+    assert len(default.schedule()) == default.max_attempts - 1
+    # The first retries come quickly (a blip), the last ones no more often than twice a day.
+    assert default.schedule()[0] == 5.0
+    assert max(default.schedule()) == 12 * 3600.0
+    # Even with the jitter at its extremes the whole schedule stays around three days.
+    low = sum(default.delay(n, rand=lambda: 0.0) for n in range(1, default.max_attempts)) / 86400
+    high = sum(default.delay(n, rand=lambda: 1.0) for n in range(1, default.max_attempts)) / 86400
+    assert 2.0 <= low < high <= 3.6
 
 
 @given(attempt=st.integers(1, 10_000), rand=st.floats(0, 1, exclude_max=True))
-def test_jitter_keeps_the_delay_between_half_and_all_of_its_ceiling(attempt: int, rand: float) -> None:
-    ceiling = min(POLICY.max_delay_s, POLICY.base_delay_s * 2 ** min(attempt - 1, 62))
-    assert ceiling / 2 <= POLICY.delay(attempt, rand=lambda: rand) <= ceiling
+def test_jitter_keeps_the_delay_within_a_fifth_of_its_nominal_value(attempt: int, rand: float) -> None:
+    nominal = min(POLICY.max_delay_s, POLICY.base_delay_s * 2 ** min(attempt - 1, 62))
+    assert nominal * 0.8 <= POLICY.delay(attempt, rand=lambda: rand) <= nominal * 1.2
 
 
 def test_a_retry_carries_its_delay() -> None:
     decision = decide(2, AttemptResult(503, "HTTP 503"), POLICY, rand=lambda: 0.5)
-    assert decision == Decision(Outcome.RETRY, 3.0)
+    assert decision == Decision(Outcome.RETRY, 4.0)
+
+
+@given(retry_after=st.floats(0, 10**7), attempt=st.integers(1, POLICY.max_attempts - 1),
+       rand=st.floats(0, 1, exclude_max=True))
+def test_retry_after_is_respected_up_to_its_cap(retry_after: float, attempt: int, rand: float) -> None:
+    decision = decide(attempt, AttemptResult(503, "HTTP 503", retry_after), POLICY, rand=lambda: rand)
+    assert decision.outcome is Outcome.RETRY
+    backoff = POLICY.delay(attempt, rand=lambda: rand)
+    assert decision.retry_in_s == max(backoff, min(retry_after, POLICY.max_retry_after_s))
+
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("120", 120.0), (" 7 ", 7.0), ("Mon, 23 Nov 2026 09:02:00 GMT", 120.0), ("Mon, 23 Nov 2026 08:00:00 GMT", 0.0),
+    (None, None), ("soon", None), ("-5", None), ("1.5", None), ("", None),
+])
+def test_retry_after_is_read_as_seconds_or_an_http_date(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header, NOW) == seconds
+
+
+@given(st.text(max_size=60))
+def test_any_retry_after_header_is_read_or_ignored_never_raises(header: str) -> None:
+    seconds = parse_retry_after(header, NOW)
+    assert seconds is None or seconds >= 0
 
 
 def test_only_attempts_past_the_limit_are_exhausted() -> None:

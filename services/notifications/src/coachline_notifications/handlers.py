@@ -17,5 +17,6 @@ def register(runtime: Runtime, fan_out: FanOut) -> None:
             topic,
             on_event,
             title=f"{topic}:webhook-fan-out",
-            description="Queues one webhook delivery per subscription of the event's tenant that wants its type.",
+            description="Queues one webhook delivery per subscription of the event's tenant that wants its type, "
+                        "and the e-mails, digest lines and wallboard banners its rules ask for.",
         )

@@ -7,13 +7,18 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from uuid import UUID
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One event for one subscription, claimed for its ``attempt``-th attempt (counting from 1)."""
+    """One event for one subscription, claimed for its ``attempt``-th attempt (counting from 1).
+
+    ``attempt`` counts from the last re-send, ``attempt_number`` over the delivery's whole life.
+    ``secrets`` holds the current signing secret, and the previous one while a rotation overlaps.
+    """
 
     id: UUID
     claim: UUID
@@ -24,8 +29,9 @@ class Delivery:
     event_time: datetime
     payload: str
     attempt: int
+    attempt_number: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]
 
 
 def webhook_body(delivery: Delivery) -> bytes:
@@ -45,14 +51,22 @@ def webhook_body(delivery: Delivery) -> bytes:
 
 @dataclass(frozen=True)
 class AttemptResult:
-    """What one HTTP attempt came to: the status code if the receiver answered, and why it failed."""
+    """What one attempt came to: the status code if the receiver answered, why it failed, the
+    receiver's ``Retry-After`` in seconds when it sent one, and how long the attempt took."""
 
     status_code: int | None
     detail: str | None = None
+    retry_after_s: float | None = None
+    latency_s: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        """410: the receiver says the endpoint is gone for good, so the subscription is disabled."""
+        return self.status_code == 410
 
 
 class Outcome(StrEnum):
@@ -63,18 +77,29 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int
-    base_delay_s: float
-    max_delay_s: float
+    """Exponential back-off with jitter; the defaults spread 19 attempts over about three days."""
+
+    max_attempts: int = 19
+    base_delay_s: float = 5.0
+    max_delay_s: float = 12 * 3600.0
+    # A receiver's Retry-After is honoured up to this; a larger one would stall the delivery for good.
+    max_retry_after_s: float = 24 * 3600.0
+
+    def nominal_delay(self, attempt: int) -> float:
+        """The delay after failed attempt ``attempt`` before jitter: doubling from the base, capped."""
+        return min(self.max_delay_s, self.base_delay_s * 2.0 ** min(attempt - 1, 62))
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        """Seconds to wait after failed attempt ``attempt``: doubling from the base, capped, times 0.5 to 1.
+        """Seconds to wait after failed attempt ``attempt``: the nominal delay times 0.8 to 1.2.
 
         The jitter spreads the retries of many deliveries that failed together (a receiver's outage)
         so they do not all arrive again in the same second.
         """
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** min(attempt - 1, 62))
-        return ceiling * (0.5 + rand() / 2)
+        return self.nominal_delay(attempt) * (0.8 + 0.4 * rand())
+
+    def schedule(self) -> list[float]:
+        """The nominal waits between all the attempts (one fewer than the attempts)."""
+        return [self.nominal_delay(attempt) for attempt in range(1, self.max_attempts)]
 
     def exhausted(self, attempt: int) -> bool:
         """True when ``attempt`` is past the last one allowed (a worker stopped before recording the last)."""
@@ -85,13 +110,38 @@ class RetryPolicy:
 class Decision:
     outcome: Outcome
     retry_in_s: float = 0.0
+    disable_subscription: bool = False
 
 
 def decide(attempt: int, result: AttemptResult, policy: RetryPolicy,
            rand: Callable[[], float] = random.random) -> Decision:
-    """After attempt ``attempt``: delivered on 2xx, otherwise retry later, or give up after the last attempt."""
+    """After attempt ``attempt``: delivered on 2xx; failed for good on 410 (and the subscription is
+    disabled) or after the last attempt; otherwise retry after the back-off, or after the receiver's
+    ``Retry-After`` when that is later."""
     if result.ok:
         return Decision(Outcome.DELIVERED)
+    if result.gone:
+        return Decision(Outcome.FAILED, disable_subscription=True)
     if attempt >= policy.max_attempts:
         return Decision(Outcome.FAILED)
-    return Decision(Outcome.RETRY, policy.delay(attempt, rand))
+    wait = policy.delay(attempt, rand)
+    if result.retry_after_s is not None:
+        wait = max(wait, min(result.retry_after_s, policy.max_retry_after_s))
+    return Decision(Outcome.RETRY, wait)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from ``now`` that a ``Retry-After`` header asks for (delay-seconds or an HTTP date);
+    None when absent or unreadable, so a malformed header falls back to the back-off."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(min(int(value[:12]), 10**9))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
