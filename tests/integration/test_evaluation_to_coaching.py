@@ -20,8 +20,11 @@ pytestmark = pytest.mark.integration
 
 
 async def test_an_evaluated_interaction_is_reviewed_in_a_coaching_session(
-    settings_for, run_app, service_env, topic_reader
+    settings_for, run_app, service_env, topic_reader, identity
 ) -> None:
+    evaluator = identity.headers("acme", "quality_evaluator", subject="q-2")
+    qa_admin = identity.headers("acme", "admin", subject="qa-admin")
+    lead = identity.headers("acme", "team_lead", "admin", subject="tl-3", teams=("t-north",))
     evaluation = await run_app(create_evaluation(settings_for(EvaluationSettings)))
     coaching = await run_app(create_coaching(settings_for(CoachingSettings)))
     done = new_event("cc.interaction.wrapped-up.v1", "acme", InteractionWrappedUp(
@@ -38,16 +41,20 @@ async def test_an_evaluated_interaction_is_reviewed_in_a_coaching_session(
 
     async with httpx.AsyncClient(timeout=30) as client:
         async def pool() -> list[dict[str, Any]]:
-            return (await client.get(f"{evaluation}/v1/sampling-pool", params={"tenant_id": "acme"})).json()["items"]
+            return (await client.get(f"{evaluation}/v1/sampling-pool", headers=evaluator)).json()["items"]
 
         async def evidence() -> list[dict[str, Any]]:
-            return (await client.get(f"{coaching}/v1/agents/a-17/evaluations",
-                                     params={"tenant_id": "acme"})).json()["items"]
+            return (await client.get(f"{coaching}/v1/agents/a-17/evaluations", headers=lead)).json()["items"]
 
         await eventually(pool, timeout=60)
-        submitted = await client.post(f"{evaluation}/v1/evaluations", json={
-            "tenant_id": "acme", "interaction_id": "c-1001", "evaluator_id": "q-2", "scorecard_id": "sc-chat",
-            "scorecard_version": 1, "score": 0, "critical_failed": True})
+        scorecard = {"name": "Chat", "sections": [{"section_id": "chat", "title": "Chat", "goal": "quality",
+                                                   "criteria": [{"criterion_id": "verified", "title": "Verified",
+                                                                 "critical": "evaluation"}]}]}
+        assert (await client.put(f"{evaluation}/v1/scorecards/sc-chat", json=scorecard, headers=qa_admin)).is_success
+        assert (await client.post(f"{evaluation}/v1/scorecards/sc-chat/versions/1/status",
+                                  json={"status": "published"}, headers=qa_admin)).is_success
+        submitted = await client.post(f"{evaluation}/v1/evaluations", headers=evaluator, json={
+            "interaction_id": "c-1001", "scorecard_id": "sc-chat", "answers": {"verified": False}})
         assert submitted.status_code == 201, submitted.text
         evaluation_id = submitted.json()["evaluation_id"]
 
@@ -55,12 +62,12 @@ async def test_an_evaluated_interaction_is_reviewed_in_a_coaching_session(
         assert (reviewed["evaluation_id"], reviewed["score"], reviewed["critical_failed"]) == (evaluation_id,
                                                                                                "0.00", True)
 
-        recorded = await client.post(f"{coaching}/v1/sessions", json={
-            "tenant_id": "acme", "agent_id": "a-17", "coach_id": "tl-3", "kind": "evaluation_review",
-            "held_at": datetime.now(UTC).isoformat(), "evaluation_ids": [evaluation_id]})
+        recorded = await client.post(f"{coaching}/v1/sessions", headers=lead, json={
+            "agent_id": "a-17", "coach_id": "tl-3", "kind": "evaluation_review",
+            "held": {"held_at": datetime.now(UTC).isoformat(), "evaluation_ids": [evaluation_id]}})
         assert recorded.status_code == 201, recorded.text
 
     reader = await topic_reader("coaching.v1")
     [event] = await reader.events(1)
-    assert event.type == "coaching.session.recorded.v1"
+    assert event.type == "coaching.session.held.v1"
     assert event.data.model_dump()["evaluation_ids"] == [evaluation_id]

@@ -1,120 +1,171 @@
-from datetime import UTC, datetime
+"""The service layer over the in-memory unit of work: inputs once per event id, scheduled releases,
+mystery shops, and nothing stored or published by a use case that fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from coachline.contracts.interactions import InteractionAnswered, InteractionWrappedUp
+from coachline.auth import Principal, Role
+from coachline.contracts.interactions import InteractionWrappedUp
+from coachline.contracts.mystery_shops import MysteryShopCompleted
+from coachline.contracts.surveys import SurveyAnswered
 from coachline.envelope import CloudEvent, new_event
 from coachline_evaluation import service
-from coachline_evaluation.domain.evaluations import SubmitEvaluation
-from coachline_evaluation.domain.sampling import AgentNotNamed, NotInPool
+from coachline_evaluation.domain.mystery_shopping import ScenarioDefinition
+from coachline_evaluation.domain.scorecards import InvalidAnswers, ScorecardDefinition
+from coachline_evaluation.domain.selection import SamplingPolicyDefinition
 
 from .evaluation_fakes import FakeUnitOfWork
 
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+CARD = ScorecardDefinition.model_validate({"name": "Voice", "sections": [
+    {"section_id": "s", "title": "s", "goal": "quality", "criteria": [
+        {"criterion_id": "greeting", "title": "Greeting"}, {"criterion_id": "offer", "title": "Offer"}]}]})
+EVALUATOR = Principal(subject="q-2", tenant_id="acme", roles=frozenset({Role.QUALITY_EVALUATOR}))
 
 
-def completed_event(tenant: str = "acme", interaction: str = "c-1001", agent: str = "a-17",
-                    talk_s: str = "310", event_id: str | None = None) -> CloudEvent:
-    data = InteractionWrappedUp(
+def completed(interaction: str = "c-1", agent: str = "a-17") -> CloudEvent:
+    return new_event("cc.interaction.wrapped-up.v1", "acme", InteractionWrappedUp(
         interaction_id=interaction, queue_id="billing", channel="voice", agent_id=agent, team_id="t-north",
-        occurred_at=datetime(2026, 11, 23, 9, 6, 40, tzinfo=UTC), talk_s=Decimal(talk_s),
-    )
-    return new_event("cc.interaction.wrapped-up.v1", tenant, data, source="test", event_id=event_id)
+        occurred_at=NOW, talk_s=Decimal(300)), source="test")
 
 
-def submission(**changes: object) -> SubmitEvaluation:
-    fields: dict[str, object] = {
-        "tenant_id": "acme", "interaction_id": "c-1001", "evaluator_id": "q-2", "scorecard_id": "sc-voice",
-        "scorecard_version": 3, "score": "91.25", "critical_failed": False,
-    }
-    fields.update(changes)
-    return SubmitEvaluation.model_validate(fields)
+async def ready(uow: FakeUnitOfWork) -> None:
+    await service.take_interaction(uow, completed())
+    await service.save_scorecard(uow, "acme", "sc", CARD, now=NOW)
+    await service.change_scorecard_status(uow, "acme", "sc", 1, "published", now=NOW)
 
 
-async def test_a_completed_interaction_enters_the_pool_once() -> None:
+async def test_each_input_event_counts_once() -> None:
     uow = FakeUnitOfWork()
-    event = completed_event()
+    survey = new_event("cc.survey.answered.v1", "acme", SurveyAnswered(
+        survey_id="s-1", interaction_id="c-1", occurred_at=NOW, csat=1), source="test")
 
-    assert await service.take_interaction(uow, event) is service.Outcome.ADDED
-    redelivered = completed_event(talk_s="999", event_id=event.id)
-    assert await service.take_interaction(uow, redelivered) is service.Outcome.DUPLICATE
+    outcomes = [await service.take_survey(uow, survey), await service.take_survey(uow, survey),
+                await service.take_survey(uow, completed())]
 
-    [entry] = await service.sampling_pool(uow, "acme", None, 50)
-    assert entry.talk_s == Decimal("310")
+    assert outcomes == [service.Outcome.ADDED, service.Outcome.DUPLICATE, service.Outcome.IGNORED]
 
 
-async def test_other_interaction_events_are_acknowledged_without_effect() -> None:
+async def test_a_scheduled_release_happens_when_its_day_comes() -> None:
     uow = FakeUnitOfWork()
-    answered = new_event("cc.interaction.answered.v1", "acme", InteractionAnswered(
-        interaction_id="c-1001", queue_id="billing", channel="voice", agent_id="a-17",
-        occurred_at=NOW, queue_wait_s=Decimal(12)), source="test")
+    await ready(uow)
+    evaluation = await service.assign_evaluation(uow, EVALUATOR, service.AssignEvaluation(
+        interaction_id="c-1", scorecard_id="sc", answers={"greeting": True, "offer": True}), now=NOW)
+    await service.release_evaluation(uow, EVALUATOR, evaluation.evaluation_id, date(2026, 11, 25), now=NOW)
 
-    assert await service.take_interaction(uow, answered) is service.Outcome.IGNORED
-    assert uow.state.pool == {} and uow.state.inbox == set()
+    assert await service.release_due(uow, now=datetime(2026, 11, 24, 23, tzinfo=UTC)) == 0
+    assert await service.release_due(uow, now=datetime(2026, 11, 25, 1, tzinfo=UTC)) == 1
+    assert uow.state.evaluations[("acme", evaluation.evaluation_id)].state.value == "released"
+    assert [e.type for e in uow.state.outbox][-1] == "qa.evaluation.released.v1"
 
 
-async def test_the_pool_lists_one_tenant_and_optionally_one_agent() -> None:
+async def test_a_failed_submission_leaves_neither_a_change_nor_an_event() -> None:
     uow = FakeUnitOfWork()
-    for event in (completed_event(agent="a-17"), completed_event(interaction="c-2", agent="a-20"),
-                  completed_event(tenant="other")):
-        await service.take_interaction(uow, event)
+    await ready(uow)
+    evaluation = await service.assign_evaluation(uow, EVALUATOR, service.AssignEvaluation(
+        interaction_id="c-1", scorecard_id="sc"), now=NOW)
+    before = list(uow.state.outbox)
 
-    assert {e.interaction_id for e in await service.sampling_pool(uow, "acme", None, 50)} == {"c-1001", "c-2"}
-    assert [e.agent_id for e in await service.sampling_pool(uow, "acme", "a-20", 50)] == ["a-20"]
-    assert len(await service.sampling_pool(uow, "acme", None, 1)) == 1
-    assert await service.sampling_pool(uow, "nobody", None, 50) == []
+    with pytest.raises(InvalidAnswers):
+        await service.submit_evaluation(uow, EVALUATOR, evaluation.evaluation_id, {"greeting": True}, [], now=NOW)
+
+    assert uow.state.outbox == before
+    assert uow.state.evaluations[("acme", evaluation.evaluation_id)].state.value == "assigned"
 
 
-async def test_submitting_stores_the_evaluation_and_queues_its_event_together() -> None:
+def shop(visit: str, scenario: str, agent: str | None = None, interaction: str | None = "c-1") -> CloudEvent:
+    return new_event("cc.mystery-shop.completed.v1", "acme", MysteryShopCompleted(
+        visit_id=visit, scenario_id=scenario, channel="voice", occurred_at=NOW, interaction_id=interaction,
+        agent_id=agent, answers={"greeting": "yes", "offer": "no"}), source="test")
+
+
+async def test_a_mystery_shop_is_scored_apart_and_unscorable_ones_raise_for_the_dead_letter_topic() -> None:
     uow = FakeUnitOfWork()
-    await service.take_interaction(uow, completed_event())
+    await ready(uow)
+    await service.save_scenario(uow, "acme", "cancel", ScenarioDefinition(
+        title="Cancel", brief="Ask to cancel.", channel="voice", scorecard_id="sc"))
 
-    evaluation = await service.submit_evaluation(uow, submission(), evaluation_id="e-5", now=NOW)
+    assert await service.take_mystery_shop(uow, shop("v-1", "cancel"), now=NOW) is service.Outcome.ADDED
+    with pytest.raises(service.UnknownScenario):
+        await service.take_mystery_shop(uow, shop("v-2", "unknown"), now=NOW)
+    with pytest.raises(service.UnattributedShop):
+        await service.take_mystery_shop(uow, shop("v-3", "cancel", interaction=None), now=NOW)
 
-    assert evaluation.agent_id == "a-17"
-    assert await service.find_evaluation(uow, "acme", "e-5") == evaluation
-    [event] = uow.state.outbox
-    assert event.type == "qa.evaluation.submitted.v1"
-    assert event.data.model_dump()["evaluation_id"] == "e-5"
+    [result] = await service.mystery_results(uow, "acme", 10)
+    assert (result.kind.value, result.agent_id, result.score) == ("mystery_shop", "a-17", Decimal("50.00"))
+    assert uow.state.mystery == {("acme", "c-1")}
+    assert uow.state.outbox[-1].data.model_dump()["kind"] == "mystery_shop"
+    estimate = await service.quality_score(uow, EVALUATOR, "a-17", None, None)
+    assert estimate.n == 0
 
 
-async def test_an_interaction_of_another_tenant_cannot_be_evaluated() -> None:
+answer_values = st.booleans() | st.decimals(-1000, 1000, places=3, allow_nan=False) | st.text(max_size=12)
+shop_answers = st.dictionaries(st.sampled_from(["greeting", "offer", "other", "x-1"]), answer_values, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(answers=shop_answers, scenario=st.sampled_from(["cancel", "unknown"]),
+       agent=st.none() | st.just("a-20"), interaction=st.none() | st.sampled_from(["c-1", "c-404"]))
+async def test_any_mystery_shop_result_is_scored_or_refused_with_a_reason(
+    answers: dict[str, Any], scenario: str, agent: str | None, interaction: str | None
+) -> None:
     uow = FakeUnitOfWork()
-    await service.take_interaction(uow, completed_event(tenant="other"))
+    await ready(uow)
+    await service.save_scenario(uow, "acme", "cancel", ScenarioDefinition(
+        title="Cancel", brief="Ask to cancel.", channel="voice", scorecard_id="sc"))
+    event = new_event("cc.mystery-shop.completed.v1", "acme", MysteryShopCompleted(
+        visit_id="v-1", scenario_id=scenario, channel="voice", occurred_at=NOW, interaction_id=interaction,
+        agent_id=agent, answers=answers), source="test")
+    before = len(uow.state.outbox)
 
-    with pytest.raises(NotInPool):
-        await service.submit_evaluation(uow, submission(), now=NOW)
-    assert uow.state.evaluations == {} and uow.state.outbox == []
+    try:
+        outcome = await service.take_mystery_shop(uow, event, now=NOW)
+    except (InvalidAnswers, service.UnknownScenario, service.UnattributedShop) as refused:
+        # The shared subscriber dead-letters the message with this text as the reason.
+        assert str(refused)
+        assert len(uow.state.outbox) == before
+        return
+    assert outcome is service.Outcome.ADDED
+    [result] = await service.mystery_results(uow, "acme", 10)
+    assert result.score is not None and 0 <= result.score <= 100
+    assert uow.state.outbox[-1].data.model_dump()["kind"] == "mystery_shop"
 
 
-async def test_a_transferred_interaction_is_evaluated_per_agent() -> None:
+async def test_a_weekly_policy_samples_the_last_full_week_once() -> None:
     uow = FakeUnitOfWork()
-    await service.take_interaction(uow, completed_event(agent="a-17"))
-    await service.take_interaction(uow, completed_event(agent="a-20"))
+    await ready(uow)  # c-1 completed on Monday 2026-11-23
+    for policy_id, cadence in (("weekly", "weekly"), ("by-hand", "manual")):
+        await service.save_sampling_policy(uow, "acme", policy_id, SamplingPolicyDefinition(
+            name=policy_id, scorecard_id="sc", quota={"count": 1}, evaluator_ids=["q-2"], cadence=cadence))
+    next_wednesday = datetime(2026, 12, 2, 8, tzinfo=UTC)
 
-    with pytest.raises(AgentNotNamed):
-        await service.submit_evaluation(uow, submission(), now=NOW)
-    evaluation = await service.submit_evaluation(uow, submission(agent_id="a-20"), now=NOW)
+    runs = await service.run_weekly_sampling(uow, now=next_wednesday)
+    again = await service.run_weekly_sampling(uow, now=next_wednesday)
 
-    assert evaluation.agent_id == "a-20"
-    assert len(uow.state.outbox) == 1
+    [run] = runs
+    assert (run.policy_id, run.selection.period_start, run.selection.period_end) == (
+        "weekly", date(2026, 11, 23), date(2026, 11, 30))
+    assert run.selection.work_start == date(2026, 11, 30) and len(run.evaluation_ids) == 1
+    assert again == []
 
 
-async def test_a_failed_submission_leaves_neither_evaluation_nor_event() -> None:
+async def test_a_weekly_policy_without_a_published_scorecard_waits_for_one() -> None:
     uow = FakeUnitOfWork()
-    await service.take_interaction(uow, completed_event())
-    await service.submit_evaluation(uow, submission(), evaluation_id="e-5", now=NOW)
+    await service.take_interaction(uow, completed())
+    await service.save_sampling_policy(uow, "acme", "weekly", SamplingPolicyDefinition(
+        name="weekly", scorecard_id="sc", quota={"count": 1}, evaluator_ids=["q-2"], cadence="weekly"))
+    wednesday = datetime(2026, 12, 2, 8, tzinfo=UTC)
 
-    with pytest.raises(KeyError):
-        await service.submit_evaluation(uow, submission(score=10), evaluation_id="e-5", now=NOW)
-
-    assert len(uow.state.outbox) == 1
-    assert (await service.find_evaluation(uow, "acme", "e-5")).score == Decimal("91.25")
-
-
-async def test_an_unknown_evaluation_is_not_found() -> None:
-    with pytest.raises(service.EvaluationNotFound):
-        await service.find_evaluation(FakeUnitOfWork(), "acme", "e-404")
+    assert await service.run_weekly_sampling(uow, now=wednesday) == []
+    await service.save_scorecard(uow, "acme", "sc", CARD, now=NOW)
+    await service.change_scorecard_status(uow, "acme", "sc", 1, "published", now=NOW)
+    assert len(await service.run_weekly_sampling(uow, now=wednesday)) == 1

@@ -10,7 +10,11 @@ from prometheus_client import CollectorRegistry, Counter
 @dataclass(frozen=True)
 class Metrics:
     interaction_events: Counter
+    input_events: Counter
     evaluations_submitted: Counter
+    evaluations_assigned: Counter
+    evaluations_released: Counter
+    disputes: Counter
 
     @classmethod
     def on(cls, registry: CollectorRegistry) -> Metrics:
@@ -21,9 +25,31 @@ class Metrics:
                 ["outcome"],
                 registry=registry,
             ),
+            input_events=Counter(
+                "coachline_evaluation_input_events",
+                "Survey, roster and mystery-shop events handled, by topic and outcome (added, duplicate, ignored).",
+                ["topic", "outcome"],
+                registry=registry,
+            ),
             evaluations_submitted=Counter(
                 "coachline_evaluation_evaluations_submitted",
-                "Evaluations stored and queued for qa.evaluations.v1.",
+                "Evaluations submitted through the API and queued for qa.evaluations.v1.",
+                registry=registry,
+            ),
+            evaluations_assigned=Counter(
+                "coachline_evaluation_evaluations_assigned",
+                "Evaluations assigned by sampling runs.",
+                registry=registry,
+            ),
+            evaluations_released=Counter(
+                "coachline_evaluation_scheduled_releases",
+                "Evaluations released to agents by the scheduled-release job.",
+                registry=registry,
+            ),
+            disputes=Counter(
+                "coachline_evaluation_disputes",
+                "Disputes by step: raised, upheld, rescored.",
+                ["step"],
                 registry=registry,
             ),
         )

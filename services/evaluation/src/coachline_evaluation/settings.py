@@ -11,3 +11,5 @@ class Settings(ServiceSettings):
     service_name: str = "evaluation"
     http_port: int = 8002
     db_schema: str = "evaluation"
+    # How often the service releases scheduled evaluations and samples weeks that ended.
+    release_interval_s: float = 60.0

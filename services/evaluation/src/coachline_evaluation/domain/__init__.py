@@ -1,1 +1,2 @@
-"""The evaluation domain: the sampling pool and submitted evaluations, as pydantic models and pure functions."""
+"""The evaluation domain as pydantic models and pure functions: scorecards and scoring, the lifecycle,
+sampling, calibration statistics and mystery shopping."""

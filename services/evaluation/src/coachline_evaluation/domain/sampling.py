@@ -34,6 +34,7 @@ class PoolEntry(BaseModel):
     hold_s: Decimal
     after_contact_work_s: Decimal
     transferred: bool
+    customer_ref: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -56,6 +57,7 @@ def pool_entry(tenant_id: str, completed: InteractionWrappedUp) -> PoolEntry:
         hold_s=_to_ms(completed.hold_s),
         after_contact_work_s=_to_ms(completed.after_contact_work_s),
         transferred=completed.transferred,
+        customer_ref=completed.customer_ref,
     )
 
 
