@@ -1,115 +1,336 @@
+"""The coaching domain without I/O: lifecycles, the before/after effect, access, suggestion rules, events."""
+
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from coachline.contracts.coaching import CoachingSessionRecorded, SessionKind
-from coachline.contracts.evaluations import EvaluationSubmitted
+from coachline.auth import Principal, Role
+from coachline.contracts.coaching import GoalCorner, GoalKind, SessionKind
+from coachline.contracts.evaluations import EvaluationKind, EvaluationSubmitted
+from coachline.contracts.kpi import AlertLevel, KpiAlertRaised, Scope
 from coachline.envelope import decode
-from coachline_coaching.domain.evidence import agent_evaluation, missing_evidence
-from coachline_coaching.domain.sessions import RecordSession, coaching_session, session_recorded
+from coachline_coaching.domain import events
+from coachline_coaching.domain.access import Placement, may_coach, may_view
+from coachline_coaching.domain.common import IllegalTransition
+from coachline_coaching.domain.evidence import agent_evaluation, criterion_results, missing_evidence
+from coachline_coaching.domain.goals import Goal, GoalStatus, Measurement, SetGoal, decide, effect, goal_from, progress
+from coachline_coaching.domain.periods import OpenPeriod, PeriodLength, period_end, previous_window
+from coachline_coaching.domain.sessions import (
+    ActionOwner,
+    ActionStatus,
+    AgreeAction,
+    HoldSession,
+    PlanSession,
+    agreed,
+    follow_up,
+    hold,
+    miss,
+    on_time,
+    planned_session,
+    timeline,
+)
+from coachline_coaching.domain.suggestions import (
+    CriterionResult,
+    Rule,
+    ScoredEvaluation,
+    Thresholds,
+    from_alert,
+    repeated_criteria,
+    self_evaluation_gaps,
+)
+from coachline_coaching.kpi_client import combine
 
 pytestmark = pytest.mark.unit
 
-CET = timezone(timedelta(hours=1))
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+CET = timezone(timedelta(hours=1))
 
 
-def submitted(evaluation_id: str = "e-5", **changes: Any) -> EvaluationSubmitted:
-    fields: dict[str, Any] = {
-        "evaluation_id": evaluation_id, "interaction_id": "c-1001", "agent_id": "a-17", "evaluator_id": "q-2",
-        "scorecard_id": "sc-voice", "scorecard_version": 3, "score": "87.5", "critical_failed": False,
-        "submitted_at": datetime(2026, 11, 23, 10, 0, tzinfo=CET),
-    }
-    fields.update(changes)
-    return EvaluationSubmitted.model_validate(fields)
+def kpi_goal(kpi: str = "aht_s", target: str = "300") -> Goal:
+    command = SetGoal(kind=GoalKind.KPI, kpi=kpi, target=Decimal(target), due_on=date(2026, 12, 13),  # type: ignore[arg-type]
+                      description="d")
+    return goal_from(command, goal_id="g-1", period_id="cp-1", agent_id="a-17", now=NOW)
 
 
-def command(**changes: Any) -> RecordSession:
-    fields: dict[str, Any] = {
-        "tenant_id": "acme", "agent_id": "a-17", "coach_id": "tl-3", "kind": "evaluation_review",
-        "planned_on": "2026-11-24", "held_at": "2026-11-24T14:30:00+01:00",
-        "summary": "Agreed to summarise the next step at the end of each call.", "evaluation_ids": ["e-5", "e-7"],
-    }
-    fields.update(changes)
-    return RecordSession.model_validate(fields)
+# Periods ------------------------------------------------------------------------------------------
 
 
-def test_a_submitted_evaluation_becomes_evidence_for_its_agent() -> None:
-    evidence = agent_evaluation("acme", submitted())
-
-    assert (evidence.tenant_id, evidence.agent_id, evidence.evaluation_id) == ("acme", "a-17", "e-5")
-    assert str(evidence.score) == "87.50"
-    assert evidence.submitted_at == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-def test_missing_evidence_lists_requested_ids_the_agent_does_not_have_in_order() -> None:
-    evidence = [agent_evaluation("acme", submitted("e-5")), agent_evaluation("acme", submitted("e-6"))]
-
-    assert missing_evidence(["e-9", "e-5", "e-1"], evidence) == ["e-9", "e-1"]
-    assert missing_evidence(["e-6", "e-5"], evidence) == []
-    assert missing_evidence([], []) == []
+def test_a_period_defaults_to_the_configured_length_and_refuses_lengths_outside_the_bounds() -> None:
+    length = PeriodLength(min_days=14, max_days=28, default_days=21)
+    start = date(2026, 11, 23)
+    assert period_end(OpenPeriod(agent_id="a-17", starts_on=start), length) == date(2026, 12, 13)
+    assert period_end(OpenPeriod(agent_id="a-17", starts_on=start, ends_on=date(2026, 12, 20)), length) == date(
+        2026, 12, 20)
+    for ends_on in (date(2026, 12, 5), date(2026, 12, 21), date(2026, 11, 1)):
+        with pytest.raises(ValueError, match="14 to 28 days"):
+            period_end(OpenPeriod(agent_id="a-17", starts_on=start, ends_on=ends_on), length)
 
 
-def test_a_held_session_is_recorded_in_utc() -> None:
-    session = coaching_session(command(), session_id="cs-12", recorded_at=NOW)
-
-    assert session.kind is SessionKind.EVALUATION_REVIEW
-    assert session.planned_on == date(2026, 11, 24)
-    assert session.held_at == datetime(2026, 11, 24, 13, 30, tzinfo=UTC)
-    assert session.evaluation_ids == ["e-5", "e-7"]
-    assert session.recorded_at == NOW
+def test_the_period_before_has_the_same_number_of_days_and_ends_the_day_before() -> None:
+    assert previous_window(date(2026, 11, 23), date(2026, 12, 13)) == (date(2026, 11, 2), date(2026, 11, 22))
+    assert previous_window(date(2026, 3, 1), date(2026, 3, 14)) == (date(2026, 2, 15), date(2026, 2, 28))
 
 
-def test_a_session_needs_only_who_what_kind_and_when() -> None:
-    minimal = RecordSession.model_validate({"tenant_id": "acme", "agent_id": "a-17", "coach_id": "tl-3",
-                                            "kind": "team_huddle", "held_at": "2026-11-24T09:00:00Z"})
+def test_a_participant_is_listed_once_per_role() -> None:
+    person = {"person_id": "tl-3", "role": "team_lead"}
+    with pytest.raises(ValidationError, match="twice"):
+        OpenPeriod.model_validate({"agent_id": "a-17", "starts_on": "2026-11-23", "participants": [person, person]})
 
-    assert (minimal.planned_on, minimal.summary, minimal.evaluation_ids) == (None, None, [])
+
+# Goals and the effect -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {"kind": "pep_talk"},
-        {"held_at": "2026-11-24T14:30:00"},
-        {"held_at": 0},
-        {"held_at": 1_700_000_000.5},
-        {"planned_on": 0},
-        {"planned_on": "24.11.2026"},
-        {"summary": "x" * 4001},
-        {"summary": "before\x00after"},
-        {"evaluation_ids": ["e-5", "e-5"]},
-        {"evaluation_ids": [f"e-{i}" for i in range(51)]},
-        {"evaluation_ids": ["e 5"]},
-        {"coach_id": ""},
-        {"agent_id": None},
-        {"mood": "great"},
-    ],
-)
-def test_a_session_is_refused_rather_than_coerced(changes: dict[str, Any]) -> None:
+def test_a_kpi_goal_takes_its_corner_from_the_kpi_and_a_behavioural_goal_names_its_own() -> None:
+    assert kpi_goal("aht_s").corner is GoalCorner.EFFICIENCY
+    assert kpi_goal("sales_conversion", "0.2").corner is GoalCorner.SALES
+    assert kpi_goal("csat", "0.8").corner is GoalCorner.QUALITY
+    smile = SetGoal.model_validate({"kind": "behavioural", "corner": "wellbeing", "due_on": "2026-12-01",
+                                    "description": "Take the short breaks", "observed_by": "Break log"})
+    assert smile.goal_corner() is GoalCorner.WELLBEING
+
+
+@pytest.mark.parametrize("body", [
+    {"kind": "kpi", "kpi": "aht_s"},
+    {"kind": "kpi", "target": "300"},
+    {"kind": "kpi", "kpi": "aht_s", "target": "300", "corner": "quality"},
+    {"kind": "kpi", "kpi": "made_up", "target": "3"},
+    {"kind": "behavioural", "corner": "quality"},
+    {"kind": "behavioural", "observed_by": "listening"},
+    {"kind": "behavioural", "corner": "quality", "observed_by": "listening", "kpi": "aht_s"},
+])
+def test_incomplete_or_mixed_goals_are_refused(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        command(**changes)
+        SetGoal.model_validate({"description": "x", "due_on": "2026-12-01", **body})
 
 
-def test_the_recorded_event_carries_the_session_keyed_by_agent() -> None:
-    session = coaching_session(command(), session_id="cs-12", recorded_at=NOW)
-
-    event = session_recorded(session)
-
-    assert event.type == "coaching.session.recorded.v1"
-    assert event.topic == "coaching.v1"
-    assert (event.key, event.tenant_id, event.subject, event.time) == ("acme:a-17", "acme", "cs-12", NOW)
-    assert event.data == CoachingSessionRecorded(
-        session_id="cs-12", agent_id="a-17", coach_id="tl-3", kind=SessionKind.EVALUATION_REVIEW,
-        planned_on=date(2026, 11, 24), held_at=datetime(2026, 11, 24, 13, 30, tzinfo=UTC),
-        summary="Agreed to summarise the next step at the end of each call.", evaluation_ids=["e-5", "e-7"],
-    )
-    assert decode(event.headers(), event.body()) == event
+def test_a_goal_is_decided_once() -> None:
+    goal = decide(kpi_goal(), "achieved", on=date(2026, 12, 14), value=Decimal("287.5"))
+    assert (goal.status, goal.value, goal.decided_on) == (GoalStatus.ACHIEVED, Decimal("287.5"), date(2026, 12, 14))
+    with pytest.raises(IllegalTransition):
+        decide(goal, "missed", on=date(2026, 12, 15))
 
 
-def test_scores_read_the_same_whatever_precision_was_sent() -> None:
-    assert agent_evaluation("acme", submitted(score=Decimal("100"))).score == Decimal("100.00")
-    assert str(agent_evaluation("acme", submitted(score="0")).score) == "0.00"
+def test_the_effect_of_a_period_against_hand_computed_values() -> None:
+    window = {"before_from": date(2026, 11, 2), "before_to": date(2026, 11, 22)}
+    # AHT 340.5 s over 212 contacts before, 301.25 s over 198 during: 39.25 s shorter, better for AHT.
+    aht = effect(kpi_goal("aht_s"), before=Measurement(value=Decimal("340.5"), sample=212),
+                 during=Measurement(value=Decimal("301.25"), sample=198), **window)
+    assert (aht.change, aht.improved, aht.before.sample, aht.during.sample) == (Decimal("-39.25"), True, 212, 198)
+    # Conversion 0.1500 -> 0.1250: 0.025 lower, worse for a "higher is better" KPI.
+    sales = effect(kpi_goal("sales_conversion", "0.2"), before=Measurement(value=Decimal("0.1500"), sample=40),
+                   during=Measurement(value=Decimal("0.1250"), sample=48), **window)
+    assert (sales.change, sales.improved) == (Decimal("-0.0250"), False)
+    unchanged = effect(kpi_goal("csat", "0.8"), before=Measurement(value=Decimal("0.8"), sample=9),
+                       during=Measurement(value=Decimal("0.8"), sample=11), **window)
+    assert (unchanged.change, unchanged.improved) == (Decimal("0"), False)
+    # Too small a sample on one side: no change claimed, the samples still shown.
+    thin = effect(kpi_goal(), before=Measurement(value=None, sample=3),
+                  during=Measurement(value=Decimal("290"), sample=30), **window)
+    assert (thin.change, thin.improved, thin.before.sample) == (None, None, 3)
+
+
+def test_progress_says_whether_the_figure_so_far_meets_the_target() -> None:
+    days = {"measured_from": date(2026, 11, 23), "measured_to": date(2026, 11, 30)}
+    assert progress(kpi_goal("aht_s", "300"), Measurement(value=Decimal("299"), sample=50), **days).on_track is True
+    assert progress(kpi_goal("aht_s", "300"), Measurement(value=Decimal("301"), sample=50), **days).on_track is False
+    assert progress(kpi_goal("csat", "0.8"), Measurement(value=Decimal("0.8"), sample=6), **days).on_track is True
+    assert progress(kpi_goal(), Measurement(value=None, sample=2), **days).on_track is None
+
+
+def test_day_figures_combine_through_their_divisors_against_hand_computed_values() -> None:
+    days: list[dict[str, Decimal | None]] = [
+        {"aht_s": Decimal("300"), "handled": Decimal(10), "offered": Decimal(20), "short_abandoned": Decimal(2),
+         "service_level": Decimal("0.5"), "sales_value": Decimal("10.50")},
+        {"aht_s": Decimal("400"), "handled": Decimal(30), "offered": Decimal(12), "short_abandoned": Decimal(0),
+         "service_level": Decimal("0.75"), "sales_value": None},
+        # Below the KPI service's minimum sample: the ratio is hidden, so the day cannot count.
+        {"aht_s": None, "handled": Decimal(3), "offered": Decimal(3), "service_level": None},
+    ]
+    # (300*10 + 400*30) / 40 = 375; (0.5*18 + 0.75*12) / 30 = 0.6
+    assert combine("aht_s", days) == Measurement(value=Decimal("375.0000"), sample=40)
+    assert combine("service_level", days) == Measurement(value=Decimal("0.6000"), sample=30)
+    assert combine("sales_value", days) == Measurement(value=Decimal("10.50"), sample=1)
+    assert combine("csat", days) == Measurement(value=None, sample=0)
+    assert combine("aht_s", []) == Measurement(value=None, sample=0)
+
+
+# Sessions and actions -----------------------------------------------------------------------------
+
+
+def plan(**changes: Any) -> PlanSession:
+    return PlanSession.model_validate({"agent_id": "a-17", "coach_id": "tl-3", "kind": "one_to_one",
+                                       "planned_on": "2026-11-24", **changes})
+
+
+def test_a_session_is_held_or_missed_once_and_on_time_means_on_or_before_the_planned_day() -> None:
+    session = planned_session(plan(), tenant_id="acme", session_id="cs-1", now=NOW)
+    held = hold(session, HoldSession(held_at=datetime(2026, 11, 24, 23, 30, tzinfo=UTC)))
+    assert on_time(held) is True
+    assert on_time(hold(session, HoldSession(held_at=datetime(2026, 11, 25, 0, 30, tzinfo=UTC)))) is False
+    # 00:30 in CET is still the 24th in UTC: days are compared in UTC, as the event's held_on says.
+    assert on_time(hold(session, HoldSession(held_at=datetime(2026, 11, 25, 0, 30, tzinfo=CET)))) is True
+    for step in (lambda s: hold(s, HoldSession(held_at=NOW)), lambda s: miss(s, date(2026, 11, 25))):
+        for finished in (held, miss(session, date(2026, 11, 25))):
+            with pytest.raises(IllegalTransition):
+                step(finished)
+
+
+def test_a_session_is_planned_for_a_day_or_recorded_as_held() -> None:
+    with pytest.raises(ValidationError, match="planned_on"):
+        plan(planned_on=None)
+    assert plan(planned_on=None, held={"held_at": "2026-11-24T09:00:00Z"}).held is not None
+    with pytest.raises(ValidationError, match="ISO 8601"):
+        plan(planned_on=None, held={"held_at": 0})
+    with pytest.raises(ValidationError):
+        plan(held={"held_at": "2026-11-24T09:00:00Z", "evaluation_ids": ["e-1", "e-1"]})
+
+
+def test_an_action_is_followed_up_once() -> None:
+    session = planned_session(plan(), tenant_id="acme", session_id="cs-1", now=NOW)
+    action = agreed(AgreeAction(owner=ActionOwner.AGENT, description="Use the name", due_on=date(2026, 11, 27)),
+                    action_id="ac-1", session=session, now=NOW)
+    done = follow_up(action, ActionStatus.COMPLETED, session_id="cs-2", on=date(2026, 11, 26))
+    assert (done.status, done.completed_on, done.followed_up_in) == (ActionStatus.COMPLETED, date(2026, 11, 26),
+                                                                     "cs-2")
+    with pytest.raises(IllegalTransition):
+        follow_up(done, ActionStatus.DROPPED, session_id=None, on=date(2026, 11, 27))
+
+
+def test_the_timeline_orders_sessions_by_the_day_they_were_held_or_planned() -> None:
+    later = planned_session(plan(planned_on="2026-11-30"), tenant_id="acme", session_id="cs-2", now=NOW)
+    earlier = hold(planned_session(plan(planned_on="2026-12-01"), tenant_id="acme", session_id="cs-1", now=NOW),
+                   HoldSession(held_at=datetime(2026, 11, 25, 9, tzinfo=UTC)))
+    action = agreed(AgreeAction(owner=ActionOwner.COACH, description="x", due_on=date(2026, 11, 27)),
+                    action_id="ac-1", session=earlier, now=NOW)
+    entries = timeline([later, earlier], [action], [])
+    assert [e.session.session_id for e in entries] == ["cs-1", "cs-2"]
+    assert [a.action_id for a in entries[0].actions_agreed] == ["ac-1"] and entries[1].actions_agreed == []
+
+
+# Access -------------------------------------------------------------------------------------------
+
+
+def person(*roles: Role, agent_id: str | None = None, teams: tuple[str, ...] = (),
+           units: tuple[str, ...] = ()) -> Principal:
+    return Principal(subject="p", tenant_id="acme", roles=frozenset(roles), agent_id=agent_id,
+                     teams=frozenset(teams), units=frozenset(units))
+
+
+AGENT = Placement("a-17", "t-north", "u-hel")
+
+
+@pytest.mark.parametrize(("who", "coach", "view"), [
+    (person(Role.ADMIN), True, True),
+    (person(Role.TEAM_LEAD, teams=("t-north",)), True, True),
+    (person(Role.SALES_COACH, teams=("t-north",)), True, True),
+    (person(Role.TEAM_LEAD, teams=("t-south",)), False, False),
+    (person(Role.SERVICE_MANAGER, units=("u-hel",)), True, True),
+    (person(Role.SERVICE_MANAGER, units=("u-tku",), teams=("t-north",)), False, False),
+    (person(Role.AGENT, agent_id="a-17", teams=("t-north",)), False, True),
+    (person(Role.AGENT, agent_id="a-18", teams=("t-north",)), False, False),
+    (person(Role.QUALITY_EVALUATOR, teams=("t-north",)), False, False),
+])
+def test_who_may_coach_and_see_an_agent(who: Principal, coach: bool, view: bool) -> None:
+    assert (may_coach(who, AGENT), may_view(who, AGENT)) == (coach, view)
+
+
+def test_an_agent_not_in_the_roster_is_coached_by_admins_only() -> None:
+    unknown = Placement("a-99")
+    assert may_coach(person(Role.ADMIN), unknown)
+    assert not may_coach(person(Role.TEAM_LEAD, teams=("t-north",)), unknown)
+    assert not may_coach(person(Role.SERVICE_MANAGER, units=("u-hel",)), unknown)
+
+
+# Suggestions --------------------------------------------------------------------------------------
+
+
+def scored(evaluation_id: str, *, day: int, kind: EvaluationKind = EvaluationKind.STANDARD, score: str = "80",
+           interaction: str = "c-1", failed: tuple[str, ...] = (), passed: tuple[str, ...] = ()) -> ScoredEvaluation:
+    criteria = [CriterionResult(evaluation_id=evaluation_id, criterion_id=c, section_id="s", applicable=True,
+                                earned=Decimal(0), possible=Decimal(1), critical_failed=False) for c in failed]
+    criteria += [CriterionResult(evaluation_id=evaluation_id, criterion_id=c, section_id="s", applicable=True,
+                                 earned=Decimal(1), possible=Decimal(1), critical_failed=False) for c in passed]
+    return ScoredEvaluation(evaluation_id=evaluation_id, interaction_id=interaction, agent_id="a-17", kind=kind,
+                            score=Decimal(score), submitted_at=NOW + timedelta(days=day), criteria=criteria)
+
+
+def test_a_criterion_failed_in_three_of_the_latest_evaluations_is_suggested_with_its_evidence() -> None:
+    t = Thresholds(repeated_failures=3, lookback=4)
+    evaluations = [
+        scored("e-1", day=1, failed=("used-name",)),  # outside the latest four
+        scored("e-2", day=2, failed=("used-name", "summary")),
+        scored("e-3", day=3, passed=("used-name",), failed=("summary",)),
+        scored("e-4", day=4, failed=("used-name",)),
+        scored("e-5", day=5, failed=("used-name",)),
+        scored("e-6", day=6, kind=EvaluationKind.SELF, failed=("summary",)),
+    ]
+    [suggestion] = repeated_criteria("a-17", evaluations, t)
+    assert (suggestion.rule, suggestion.focus) == (Rule.REPEATED_CRITERION, "used-name")
+    assert [e.id for e in suggestion.evidence] == ["e-5", "e-4", "e-2"]
+    assert repeated_criteria("a-17", evaluations[1:3], t) == []
+
+
+def test_a_not_applicable_criterion_is_not_a_failure() -> None:
+    na = CriterionResult(evaluation_id="e", criterion_id="c", section_id="s", applicable=False, earned=Decimal(0),
+                         possible=Decimal(1), critical_failed=False)
+    critical = na.model_copy(update={"applicable": True, "earned": Decimal(1), "critical_failed": True})
+    assert (na.failed, critical.failed) == (False, True)
+
+
+def test_a_self_evaluation_far_from_the_evaluators_score_is_suggested() -> None:
+    t = Thresholds(self_gap_points=Decimal(15))
+    evaluations = [scored("e-1", day=1, score="62", interaction="c-1"),
+                   scored("s-1", day=2, kind=EvaluationKind.SELF, score="90", interaction="c-1"),
+                   scored("e-2", day=1, score="80", interaction="c-2"),
+                   scored("s-2", day=2, kind=EvaluationKind.SELF, score="94.99", interaction="c-2")]
+    [gap] = self_evaluation_gaps("a-17", evaluations, t)
+    assert (gap.rule, gap.focus, [e.id for e in gap.evidence]) == (Rule.SELF_EVALUATION_GAP, "interaction:c-1",
+                                                                   ["s-1", "e-1"])
+    assert "28 points above" in gap.evidence[0].detail
+
+
+def test_only_an_agents_raised_alert_is_a_suggestion() -> None:
+    def alert(scope: Scope, level: AlertLevel) -> KpiAlertRaised:
+        return KpiAlertRaised(alert_id="al-1", kpi="aht_s", scope=scope, scope_id="a-17", level=level,
+                              value=Decimal("420"), threshold=Decimal("360"), raised_at=NOW)
+
+    suggestion = from_alert("al-1", alert(Scope.AGENT, AlertLevel.ALERT))
+    assert suggestion is not None and (suggestion.agent_id, suggestion.focus) == ("a-17", "aht_s")
+    assert suggestion.evidence[0].detail == "alert: 420 against 360"
+    assert from_alert("al-1", alert(Scope.TEAM, AlertLevel.ALERT)) is None
+    assert from_alert("al-1", alert(Scope.AGENT, AlertLevel.CLEARED)) is None
+
+
+# Evidence and events ------------------------------------------------------------------------------
+
+
+def test_an_evaluation_keeps_its_kind_and_criteria_and_missing_evidence_keeps_the_requested_order() -> None:
+    data = EvaluationSubmitted.model_validate({
+        "evaluation_id": "e-5", "interaction_id": "c-1001", "agent_id": "a-17", "evaluator_id": "q-2",
+        "scorecard_id": "sc-voice", "scorecard_version": 3, "score": "87.5", "submitted_at": NOW.isoformat(),
+        "kind": "self", "criteria": [{"criterion_id": "used-name", "section_id": "greeting", "applicable": True,
+                                      "earned": "7", "possible": "8"}]})
+    kept = agent_evaluation("acme", data)
+    assert (kept.kind, kept.score) == (EvaluationKind.SELF, Decimal("87.50"))
+    [criterion] = criterion_results("e-5", data)
+    assert (criterion.criterion_id, criterion.failed) == ("used-name", True)
+    assert missing_evidence(["e-9", "e-5", "e-7"], [kept]) == ["e-9", "e-7"]
+
+
+@given(notes=st.text(min_size=1, max_size=50).filter(lambda t: t.strip() and "\x00" not in t), opted_in=st.booleans())
+def test_held_events_carry_notes_only_when_opted_in_and_always_the_review_notice(notes: str, opted_in: bool) -> None:
+    session = hold(planned_session(plan(kind=SessionKind.ONE_TO_ONE), tenant_id="acme", session_id="cs-1", now=NOW),
+                   HoldSession(held_at=NOW, notes=notes))
+    held, recorded = events.session_held(session, actions_agreed=0, notes_in_events=opted_in, at=NOW)
+    for event in (held, recorded):
+        again = decode(event.headers(), event.body(), expected_topic="coaching.v1")
+        assert again.key == "acme:a-17"
+    payload = held.data.model_dump()
+    assert payload["notes"] == (notes if opted_in else None)
+    assert recorded.data.model_dump()["summary"] == (notes if opted_in else None)
+    assert b'"human_review_required":true' in held.body()

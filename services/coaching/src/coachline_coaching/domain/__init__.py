@@ -1,1 +1,1 @@
-"""The coaching domain: evaluations as evidence per agent, and recorded coaching sessions."""
+"""The coaching domain: periods, goals on the goal triangle, sessions, agreed actions, suggestions, effect."""

@@ -8,7 +8,8 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from coachline.contracts.base import utc
-from coachline.contracts.evaluations import EvaluationSubmitted
+from coachline.contracts.evaluations import EvaluationKind, EvaluationSubmitted
+from coachline_coaching.domain.suggestions import CriterionResult
 
 _CENT = Decimal("0.01")
 
@@ -28,6 +29,7 @@ class AgentEvaluation(BaseModel):
     score: Decimal
     critical_failed: bool
     submitted_at: datetime
+    kind: EvaluationKind = EvaluationKind.STANDARD
 
 
 def agent_evaluation(tenant_id: str, submitted: EvaluationSubmitted) -> AgentEvaluation:
@@ -44,7 +46,15 @@ def agent_evaluation(tenant_id: str, submitted: EvaluationSubmitted) -> AgentEva
         score=abs(submitted.score).quantize(_CENT),
         critical_failed=submitted.critical_failed,
         submitted_at=utc(submitted.submitted_at),
+        kind=submitted.kind,
     )
+
+
+def criterion_results(evaluation_id: str, submitted: EvaluationSubmitted) -> list[CriterionResult]:
+    return [CriterionResult(evaluation_id=evaluation_id, criterion_id=c.criterion_id, section_id=c.section_id,
+                            applicable=c.applicable,
+                            earned=c.earned, possible=c.possible, critical_failed=c.critical_failed)
+            for c in submitted.criteria]
 
 
 def missing_evidence(requested: list[str], evidence: list[AgentEvaluation]) -> list[str]:
