@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -33,6 +34,7 @@ from coachline.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[list[CloudEvent]], Awaitable[None]]
 
 # Failures that mean "try again later", not "this message is bad": the database or broker is away.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -79,7 +81,10 @@ class DeadLetters:
     counter: Counter
 
     async def send(self, msg: KafkaMessage, source_topic: str, reason: str) -> None:
-        record = msg.raw_message
+        await self.send_record(msg.raw_message, msg.body, source_topic, reason)
+
+    async def send_record(self, record: Any, body: bytes, source_topic: str, reason: str) -> None:
+        """Dead-letter one Kafka record (of a single message or of a batch)."""
         registry_name = source_topic.removeprefix(self.settings.topic_prefix)
         topic = TOPICS[registry_name]
         if topic.dead_letter is None:
@@ -94,7 +99,7 @@ class DeadLetters:
             "dlq_consumer_group": self.settings.consumer_group,
         }
         await self.broker.publish(
-            msg.body,
+            body,
             topic=self.settings.topic_name(topic.dead_letter),
             key=getattr(record, "key", None),
             headers=headers,
@@ -161,6 +166,74 @@ def subscribe(
         title=title,
         description=description,
     )(on_message)
+
+
+async def _handle(handler: Callable[[], Awaitable[None]], what: str) -> Exception | None:
+    """Run ``handler`` with the retry rules of :func:`subscribe`; returns the error that made it give up."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await handler()
+            return None
+        except TRANSIENT_ERRORS:
+            log.exception("transient failure handling %s, retrying", what)
+            await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+        except Exception as exc:
+            if attempt >= HANDLER_ATTEMPTS:
+                log.exception("handler failed for %s after %d attempts", what, attempt)
+                return exc
+            await asyncio.sleep(0.1 * attempt)
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    dead_letters: DeadLetters,
+    topic: str,
+    handler: BatchHandler,
+    *,
+    title: str,
+    description: str,
+    max_records: int = 500,
+    batch_timeout_ms: int = 20,
+) -> None:
+    """Like :func:`subscribe`, for handlers that take what the consumer has ready as one list.
+
+    Undecodable records are dead-lettered and the rest handled together; the offsets are committed
+    after the handler returns. A batch that keeps failing is handled one event at a time, so only the
+    event that cannot be handled goes to the dead-letter topic.
+    """
+    physical = settings.topic_name(topic)
+
+    async def on_batch(msg: KafkaMessage) -> None:
+        records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        decoded: list[tuple[Any, CloudEvent]] = []
+        for record in records:
+            try:
+                decoded.append((record, decode(header_map(record.headers or ()), record.value or b"",
+                                               expected_topic=topic)))
+            except EnvelopeError as exc:
+                await dead_letters.send_record(record, record.value or b"", physical, f"undecodable: {exc.reason}")
+        if not decoded or await _handle(lambda: handler([e for _, e in decoded]), f"a batch of {len(decoded)}") is None:
+            return
+        for record, event in decoded:
+            failure = await _handle(lambda event=event: handler([event]), event.id)  # type: ignore[misc]
+            if failure is not None:
+                await dead_letters.send_record(record, record.value or b"", physical,
+                                               f"handler failed: {type(failure).__name__}: {failure}"[:1000])
+
+    broker.subscriber(
+        physical,
+        group_id=settings.consumer_group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+        title=title,
+        description=description,
+    )(on_batch)
 
 
 async def publish_event(broker: KafkaBroker, settings: ServiceSettings, event: CloudEvent) -> None:

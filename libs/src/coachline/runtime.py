@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from coachline.contracts.registry import TOPICS
 from coachline.envelope import CloudEvent
 from coachline.messaging import (
+    BatchHandler,
     DeadLetters,
     EventHandler,
     check_wiring,
@@ -22,6 +23,7 @@ from coachline.messaging import (
     ensure_topics,
     publish_event,
     subscribe,
+    subscribe_batch,
 )
 from coachline.observability import metrics_registry, tracer_provider
 from coachline.persistence import OutboxRelay, add_to_outbox, create_pool, migrate
@@ -60,6 +62,13 @@ class Runtime:
     def subscribe(self, topic: str, handler: EventHandler, *, title: str, description: str) -> None:
         """Handle every valid event on ``topic``; see :func:`coachline.messaging.subscribe`."""
         subscribe(self.broker, self.settings, self.dead_letters, topic, handler, title=title, description=description)
+        self.consumes.append(topic)
+
+    def subscribe_batch(self, topic: str, handler: BatchHandler, *, title: str, description: str,
+                        max_records: int = 500) -> None:
+        """Handle valid events on ``topic`` in batches; see :func:`coachline.messaging.subscribe_batch`."""
+        subscribe_batch(self.broker, self.settings, self.dead_letters, topic, handler, title=title,
+                        description=description, max_records=max_records)
         self.consumes.append(topic)
 
     def declare_publishers(self, topics: list[str], *, description: str) -> None:

@@ -1,0 +1,1 @@
+"""The live wallboard: boards and their layouts, read-only kiosk tokens, the page and its SSE stream."""
