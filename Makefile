@@ -7,7 +7,7 @@ SERVICES := intake evaluation coaching kpi notifications
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install infra-up infra-down run test test-fast lint contracts bench clean
+.PHONY: help install infra-up infra-down run test test-fast lint contracts bench bench-smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,12 @@ lint: install ## ruff and mypy
 
 contracts: install ## Regenerate JSON Schemas, AsyncAPI and OpenAPI documents in contracts/
 	$(BIN)/python contracts/generate.py contracts
+
+bench: infra-up ## Benchmark intake, end to end, kpi, memory and the machine's limit; table + .artifacts/bench.json
+	$(BIN)/python bench/bench.py --out .artifacts/bench.json
+
+bench-smoke: infra-up ## The benchmark with tiny sizes (CI): proves it runs, asserts no timings
+	$(BIN)/python bench/bench.py --smoke --out .artifacts/bench-smoke.json
 
 clean: infra-down ## Stop the infrastructure and delete local state
 	rm -rf .local

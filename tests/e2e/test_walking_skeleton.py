@@ -25,10 +25,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from coachline.signing import new_secret, signature_headers
 from coachline.testing import eventually, free_port
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("intake", "evaluation", "coaching", "kpi", "notifications")
+INTAKE_SECRET = new_secret()
 
 
 @pytest.fixture
@@ -38,8 +40,11 @@ async def stack(service_env: dict[str, str], isolation: str, tmp_path) -> AsyncI
     for name in SERVICES:
         prefix = f"{name.upper()}_"
         port = free_port()
-        env = {**os.environ, **service_env, f"{prefix}HTTP_PORT": str(port),
-               f"{prefix}DB_SCHEMA": f"{name}_{isolation}", f"{prefix}CONSUMER_GROUP": f"{name}-{isolation}"}
+        env = {**os.environ, **service_env, f"{prefix}HTTP_PORT": str(port), "INTAKE_SOURCE_SECRETS": json.dumps(
+                   {"acme": {"generic": [INTAKE_SECRET]}}),
+               f"{prefix}DB_SCHEMA": f"{name}_{isolation}", f"{prefix}CONSUMER_GROUP": f"{name}-{isolation}",
+               # The HR receiver below runs on this machine.
+               "NOTIFICATIONS_WEBHOOK_ALLOW_LOOPBACK": "true"}
         log = (tmp_path / f"{name}.log").open("wb")
         # Popen only spawns; waiting happens through the readiness polls below.
         processes.append((name, subprocess.Popen([sys.executable, "-m", f"coachline_{name}"],  # noqa: ASYNC220
@@ -84,7 +89,7 @@ def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -
     return any(sig == f"v1,{expected}" for sig in headers["webhook-signature"].split())
 
 
-async def test_an_interaction_flows_to_the_wallboard_and_a_coaching_session_to_hr(stack, run_app) -> None:
+async def test_an_interaction_flows_to_the_wallboard_and_a_coaching_session_to_hr(stack, run_app, identity) -> None:
     received: list[tuple[dict[str, str], bytes]] = []
 
     async def hr_system(request: Request) -> Response:
@@ -94,22 +99,26 @@ async def test_an_interaction_flows_to_the_wallboard_and_a_coaching_session_to_h
     receiver = await run_app(Starlette(routes=[Route("/hooks/coaching", hr_system, methods=["POST"])]))
     async with httpx.AsyncClient(timeout=30) as client:
         subscription = await client.post(f"{stack['notifications']}/v1/subscriptions", json={
-            "tenant_id": "acme", "url": f"{receiver}/hooks/coaching",
-            "event_types": ["coaching.session.recorded.v1"]})
+            "url": f"{receiver}/hooks/coaching", "event_types": ["coaching.session.recorded.v1"]},
+            headers=identity.headers("acme", "admin", subject="hr-admin"))
         assert subscription.status_code == 201, subscription.text
         secret = subscription.json()["secret"]
 
-        async with client.stream("GET", f"{stack['kpi']}/v1/kpis/stream", params={"tenant_id": "acme"}) as sse:
+        kpi_reader = identity.headers("acme", "service_manager")
+        async with client.stream("GET", f"{stack['kpi']}/v1/kpis/stream", headers=kpi_reader) as sse:
             lines = sse.aiter_lines()
             assert await anext(lines) == "event: snapshot"
             assert json.loads((await anext(lines)).removeprefix("data: "))["items"] == []
             who = {"agent_id": "a-1", "team_id": "north"}
-            posted = await client.post(f"{stack['intake']}/v1/sources/generic/events", json=[
+            batch = json.dumps([
                 platform_event("offered"),
                 platform_event("answered", **who, occurred_at="2026-11-23T09:00:09Z", queue_wait_s="9"),
                 platform_event("wrapped-up", **who, occurred_at="2026-11-23T09:05:00Z", talk_s="240",
                                hold_s="15", after_contact_work_s="36"),
-            ])
+            ]).encode()
+            posted = await client.post(f"{stack['intake']}/v1/sources/generic/events", content=batch, headers={
+                "content-type": "application/json", "coachline-tenant": "acme",
+                **signature_headers(INTAKE_SECRET, "e2e-1", batch)})
             assert posted.status_code == 202, posted.text
             async for line in lines:
                 if line.startswith("data: ") and json.loads(line[6:])["scope"] == "team":
@@ -117,34 +126,47 @@ async def test_an_interaction_flows_to_the_wallboard_and_a_coaching_session_to_h
                     break
 
         async def team_handled() -> dict[str, Any] | None:
-            items = (await client.get(f"{stack['kpi']}/v1/kpis",
-                                      params={"tenant_id": "acme", "scope": "team", "scope_id": "north"})).json()
+            items = (await client.get(f"{stack['kpi']}/v1/kpis", headers=kpi_reader,
+                                      params={"scope": "team", "scope_id": "north",
+                                              "window": "day:2026-11-23"})).json()
             return items["items"][0]["figures"] if items["items"] and items["items"][0]["figures"]["handled"] == "1" \
                 else None
 
         figures = await eventually(team_handled)
         assert (figures["answered"], figures["handled"]) == ("1", "1")
 
+        evaluator = identity.headers("acme", "quality_evaluator", subject="q-1")
+        qa_admin = identity.headers("acme", "admin", subject="qa-admin")
+
         async def in_pool() -> bool:
-            pool = await client.get(f"{stack['evaluation']}/v1/sampling-pool", params={"tenant_id": "acme"})
+            pool = await client.get(f"{stack['evaluation']}/v1/sampling-pool", headers=evaluator)
             return pool.status_code == 200 and "c-e2e-1" in pool.text
 
         await eventually(in_pool)
-        evaluation = await client.post(f"{stack['evaluation']}/v1/evaluations", json={
-            "tenant_id": "acme", "interaction_id": "c-e2e-1", "evaluator_id": "q-1", "scorecard_id": "voice",
-            "scorecard_version": 1, "score": "92.5", "critical_failed": False})
+        scorecard = {"name": "Voice", "sections": [{"section_id": "call", "title": "Call", "goal": "quality",
+                                                    "criteria": [{"criterion_id": "greeting", "title": "Greeting"}]}]}
+        drafted = await client.put(f"{stack['evaluation']}/v1/scorecards/voice", json=scorecard, headers=qa_admin)
+        assert drafted.status_code == 200, drafted.text
+        published = await client.post(f"{stack['evaluation']}/v1/scorecards/voice/versions/1/status",
+                                      json={"status": "published"}, headers=qa_admin)
+        assert published.status_code == 200, published.text
+        evaluation = await client.post(f"{stack['evaluation']}/v1/evaluations", headers=evaluator, json={
+            "interaction_id": "c-e2e-1", "scorecard_id": "voice", "answers": {"greeting": True}})
         assert evaluation.status_code == 201, evaluation.text
         evaluation_id = evaluation.json()["evaluation_id"]
 
+        # a-1 is not in a roster here, so an admin coaches them.
+        coach = identity.headers("acme", "admin", subject="tl-1")
+
         async def coach_sees_it() -> bool:
-            seen = await client.get(f"{stack['coaching']}/v1/agents/a-1/evaluations", params={"tenant_id": "acme"})
+            seen = await client.get(f"{stack['coaching']}/v1/agents/a-1/evaluations", headers=coach)
             return seen.status_code == 200 and evaluation_id in seen.text
 
         await eventually(coach_sees_it)
-        session = await client.post(f"{stack['coaching']}/v1/sessions", json={
-            "tenant_id": "acme", "agent_id": "a-1", "coach_id": "tl-1", "kind": "evaluation_review",
-            "held_at": "2026-11-23T14:00:00Z", "summary": "Summarise the next step before closing.",
-            "evaluation_ids": [evaluation_id]})
+        session = await client.post(f"{stack['coaching']}/v1/sessions", headers=coach, json={
+            "agent_id": "a-1", "coach_id": "tl-1", "kind": "evaluation_review",
+            "held": {"held_at": "2026-11-23T09:30:00Z", "notes": "Summarise the next step before closing.",
+                     "evaluation_ids": [evaluation_id]}})
         assert session.status_code == 201, session.text
 
     async def delivered() -> bool:
