@@ -11,6 +11,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from coachline.devstack import dev_identity, project_root
@@ -48,6 +50,46 @@ def dev_source_secrets(root: Path) -> str:
     return path.read_text()
 
 
+def open_demo_wallboard(root: Path, kpi: str = "http://127.0.0.1:8004", wait_s: float = 180.0) -> str | None:
+    """Once kpi answers, create the demo tenant's wallboard and a kiosk token; returns the page's URL."""
+    import httpx
+
+    from coachline.auth import Principal, Role, mint_token
+    from coachline.settings import ServiceSettings
+
+    key, _ = dev_identity(root)
+    settings = ServiceSettings()
+    admin = Principal(subject="make-run", tenant_id="demo", roles=frozenset({Role.ADMIN}))
+    headers = {"Authorization": "Bearer " + mint_token(key, issuer=settings.oidc_issuer,
+                                                       audience=settings.oidc_audience, principal=admin)}
+    deadline = time.monotonic() + wait_s
+    with httpx.Client(base_url=kpi, headers=headers, timeout=10) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get("/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+        else:
+            return None
+        board = client.post("/v1/wallboards", json={"name": "Demo floor", "layout": {"scopes": [{"scope": "tenant"}]}})
+        board.raise_for_status()
+        token = client.post(f"/v1/wallboards/{board.json()['wallboard_id']}/tokens", json={"label": "make run"})
+        token.raise_for_status()
+        return f"{kpi}{token.json()['page_path']}"
+
+
+def _announce_wallboard(root: Path) -> None:
+    try:
+        url = open_demo_wallboard(root)
+    except Exception as exc:  # the demo board is a convenience; the stack runs without it
+        print(f"Could not open the demo wallboard: {exc}", file=sys.stderr, flush=True)
+        return
+    if url:
+        print(f"\n  Wallboard (demo)       {url}\n", flush=True)
+
+
 def ports_in_use() -> list[str]:
     busy = []
     for name, port in SERVICE_PORTS.items():
@@ -73,6 +115,7 @@ def main() -> int:
     honcho = subprocess.Popen(
         [os.path.join(bin_dir, "honcho"), "start", "-f", str(root / "Procfile"), "-d", str(root)], env=env
     )
+    threading.Thread(target=_announce_wallboard, args=(root,), daemon=True).start()
     try:
         return honcho.wait()
     except KeyboardInterrupt:
