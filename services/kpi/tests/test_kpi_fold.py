@@ -228,3 +228,24 @@ def test_snapshots_keep_every_core_figure_and_fit_the_contract(dimensions: set[s
     carried = snapshot_figures(shown)
     KpiSnapshot(scope=Scope.TEAM, scope_id="t-1", window="day:2026-11-23", figures=carried, as_of=T0)
     assert {k for k in shown if not k.startswith("dim.")} <= set(carried)
+
+
+def test_a_missed_coaching_session_is_due_but_not_on_time_until_it_is_held() -> None:
+    session = {"session_id": "cs-1", "agent_id": "a-1", "coach_id": "tl-1", "kind": "one_to_one"}
+    missed = event("coaching.session.missed.v1", "acme",
+                   {**session, "planned_on": "2026-11-23", "missed_on": "2026-11-23"}, "cs-1-missed")
+    on_time = event("coaching.session.recorded.v1", "acme",
+                    {**session, "planned_on": "2026-11-23", "held_at": "2026-11-23T13:00:00Z"}, "cs-1-held")
+    other = event("coaching.session.recorded.v1", "acme",
+                  {**session, "session_id": "cs-2", "planned_on": "2026-11-24", "held_at": "2026-11-23T15:00:00Z"},
+                  "cs-2-held")
+    day = ("acme", "agent", "a-1", "day:2026-11-23")
+
+    only_missed = sums([missed, other])
+    assert only_missed[day]["coaching_due"] == 2
+    assert only_missed[day]["coaching_on_time"] == 1
+    assert only_missed[day]["coaching_sessions"] == 1
+    # Held after all (in either order of arrival): the holding counts, the miss no longer does.
+    for events in ([missed, on_time, other], [on_time, missed, other]):
+        held = sums(events)
+        assert (held[day]["coaching_due"], held[day]["coaching_on_time"], held[day]["coaching_sessions"]) == (2, 2, 2)

@@ -14,7 +14,7 @@ INPUTS = {
     "cc.surveys.v1": "Survey answers: CSAT, NPS, CES, survey FCR and survey dimensions.",
     "cc.roster.v1": "Agents' teams, so surveys, evaluations and coaching count in the agent's team.",
     "qa.evaluations.v1": "Submitted and re-scored evaluations: quality and mystery-shop scores.",
-    "coaching.v1": "Recorded coaching sessions: cadence and on time.",
+    "coaching.v1": "Coaching sessions held and missed, and goals: cadence, on time, goal attainment.",
 }
 
 

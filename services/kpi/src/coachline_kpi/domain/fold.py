@@ -25,6 +25,7 @@ from coachline.contracts.coaching import (
     CoachingGoalAchieved,
     CoachingGoalMissed,
     CoachingGoalSet,
+    CoachingSessionMissed,
     CoachingSessionRecorded,
 )
 from coachline.contracts.evaluations import EvaluationDisputeResolved, EvaluationKind, EvaluationSubmitted
@@ -107,7 +108,7 @@ class Fold:
             refs += [(t, "evaluation", p.evaluation_id), (t, "agent", p.agent_id)]
         if isinstance(p, AgentStateChanged | AgentRostered):
             refs.append((t, "agent", p.agent_id))
-        if isinstance(p, CoachingSessionRecorded):
+        if isinstance(p, CoachingSessionRecorded | CoachingSessionMissed):
             refs.append((t, "session", p.session_id))
         if isinstance(p, CoachingGoalSet | CoachingGoalAchieved | CoachingGoalMissed):
             refs.append((t, "goal", p.goal_id))
@@ -143,6 +144,10 @@ class Fold:
             case CoachingSessionRecorded():
                 self._update(tenant, "session", p.session_id, lambda s: s.update(self._session(p, policy)),
                              self._session_contribution)
+            case CoachingSessionMissed():
+                self._update(tenant, "session", p.session_id, lambda s: s.update(
+                    agent_id=p.agent_id, planned_on=p.planned_on.isoformat(), missed_on=p.missed_on.isoformat()),
+                    self._session_contribution)
             case CoachingGoalSet():
                 self._update(tenant, "goal", p.goal_id,
                              lambda s: s.update(agent_id=p.agent_id, due_on=p.due_on.isoformat()),
@@ -320,9 +325,19 @@ class Fold:
                 "planned_on": p.planned_on.isoformat() if p.planned_on else None, "held_on": held_on.isoformat()}
 
     def _session_contribution(self, tenant: str, state: dict[str, Any]) -> Contribution:
-        """A session counts once, however often it is recorded; on time when held on or before its planned day."""
+        """A session counts once, however often it is recorded; on time when held on or before its planned day.
+
+        A missed session is due but not on time, in the window of the day it was missed; if it is held
+        after all, the holding counts instead.
+        """
         if "at" not in state:
-            return []
+            if "missed_on" not in state:
+                return []
+            missed_at = datetime.combine(date.fromisoformat(state["missed_on"]), time(12),
+                                         ZoneInfo(self.policy_for(tenant).time_zone))
+            scopes = [(Scope.TENANT, tenant), (Scope.AGENT, state["agent_id"])]
+            return self._to_windows(tenant, scopes, missed_at, {"coaching_due": ONE, "coaching_on_time": ZERO},
+                                    self.policy_for(tenant))
         c: Counters = {"coaching_sessions": ONE}
         if state["planned_on"]:
             on_time = date.fromisoformat(state["held_on"]) <= date.fromisoformat(state["planned_on"])
