@@ -48,3 +48,31 @@ def test_schemas_refuse_unknown_fields() -> None:
         example = json.loads((CONTRACTS / "events" / f"{name}.example.json").read_text())
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**example, "unexpected": 1}, schema)
+
+
+def test_v1_contracts_only_grow() -> None:
+    generator = _generator()
+    baseline = generator.shapes()
+    generator.check_compatible(baseline, baseline)
+
+    def changed(edit) -> dict:  # type: ignore[no-untyped-def]
+        current = json.loads(json.dumps(baseline))
+        edit(current["cc.interaction.offered.v1"])
+        return current
+
+    grown = changed(lambda s: s["properties"].update(note={"type": "string"}))
+    generator.check_compatible(baseline, grown)
+    more_channels = changed(lambda s: s["properties"]["channel"]["enum"].append("video"))
+    generator.check_compatible(baseline, more_channels)
+
+    breaking = {
+        "field removed": changed(lambda s: s["properties"].pop("queue_id")),
+        "became required": changed(lambda s: s["required"].append("customer_ref")),
+        "became": changed(lambda s: s["properties"]["queue_id"].update(type="integer")),
+        "value 'voice' removed": changed(lambda s: s["properties"]["channel"]["enum"].remove("voice")),
+    }
+    for expected, current in breaking.items():
+        with pytest.raises(generator.IncompatibleContract, match=expected):
+            generator.check_compatible(baseline, current)
+    with pytest.raises(generator.IncompatibleContract, match="event type removed"):
+        generator.check_compatible(baseline, {k: v for k, v in baseline.items() if k != "cc.interaction.offered.v1"})
