@@ -108,6 +108,27 @@ async def tenant_transaction(pool: asyncpg.Pool, tenant_id: str) -> AsyncIterato
         yield conn
 
 
+Enqueue = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
+"""Writes an event to the outbox on the given connection (``Runtime.enqueue``)."""
+
+
+class TenantStore:
+    """Base of a service's repository: one connection inside one tenant's transaction, with the inbox
+    and the outbox on that same connection, so an effect, its inbox record and its events commit together.
+    """
+
+    def __init__(self, conn: asyncpg.Connection, tenant_id: str, enqueue: Enqueue) -> None:
+        self._conn = conn
+        self.tenant_id = tenant_id
+        self._enqueue = enqueue
+
+    async def first_delivery(self, consumer: str, event_id: str) -> bool:
+        return await first_delivery(self._conn, consumer, event_id)
+
+    async def enqueue(self, event: CloudEvent) -> None:
+        await self._enqueue(self._conn, event)
+
+
 async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
     """Record ``event_id`` in the inbox; False if it was already processed (a duplicate or redelivery).
 

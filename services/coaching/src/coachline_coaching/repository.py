@@ -7,7 +7,7 @@ that forgot its tenant still cannot read or write another tenant's rows.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -15,8 +15,7 @@ from typing import Any
 import asyncpg
 
 from coachline.contracts.coaching import Participant
-from coachline.envelope import CloudEvent
-from coachline.persistence import first_delivery, tenant_transaction
+from coachline.persistence import Enqueue, TenantStore, tenant_transaction
 from coachline_coaching.domain.access import Placement
 from coachline_coaching.domain.evidence import AgentEvaluation
 from coachline_coaching.domain.goals import Goal
@@ -29,8 +28,6 @@ from coachline_coaching.domain.suggestions import (
     StoredSuggestion,
     Suggestion,
 )
-
-Enqueue = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
 
 _EVALUATION_COLUMNS = (
     "tenant_id, evaluation_id, agent_id, interaction_id, evaluator_id, scorecard_id, scorecard_version, score,"
@@ -60,19 +57,8 @@ def _goal(row: asyncpg.Record) -> Goal:
     return Goal.model_validate(dict(row))
 
 
-class PostgresRepository:
+class PostgresRepository(TenantStore):
     """Storage on one connection, inside the tenant transaction its unit of work opened."""
-
-    def __init__(self, conn: asyncpg.Connection, tenant_id: str, enqueue: Enqueue) -> None:
-        self._conn = conn
-        self._tenant = tenant_id
-        self._enqueue = enqueue
-
-    async def first_delivery(self, consumer: str, event_id: str) -> bool:
-        return await first_delivery(self._conn, consumer, event_id)
-
-    async def enqueue(self, event: CloudEvent) -> None:
-        await self._enqueue(self._conn, event)
 
     # Evidence -------------------------------------------------------------------------------------
 
@@ -92,12 +78,12 @@ class PostgresRepository:
 
     async def _replace_criteria(self, evaluation_id: str, criteria: list[CriterionResult]) -> None:
         await self._conn.execute("DELETE FROM evaluation_criteria WHERE tenant_id = $1 AND evaluation_id = $2",
-                                 self._tenant, evaluation_id)
+                                 self.tenant_id, evaluation_id)
         await self._conn.executemany(
             "INSERT INTO evaluation_criteria (tenant_id, evaluation_id, criterion_id, section_id, applicable, earned,"
             " possible, critical_failed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             " ON CONFLICT (tenant_id, evaluation_id, criterion_id) DO NOTHING",
-            [(self._tenant, evaluation_id, c.criterion_id, c.section_id, c.applicable, c.earned, c.possible,
+            [(self.tenant_id, evaluation_id, c.criterion_id, c.section_id, c.applicable, c.earned, c.possible,
               c.critical_failed) for c in criteria],
         )
 
@@ -107,7 +93,7 @@ class PostgresRepository:
         updated = await self._conn.fetchval(
             "UPDATE agent_evaluations SET score = $3, critical_failed = $4"
             " WHERE tenant_id = $1 AND evaluation_id = $2 RETURNING 1",
-            self._tenant, evaluation_id, score, critical_failed,
+            self.tenant_id, evaluation_id, score, critical_failed,
         )
         if updated:
             await self._replace_criteria(evaluation_id, criteria)
@@ -120,7 +106,7 @@ class PostgresRepository:
             f"SELECT {_EVALUATION_COLUMNS} FROM agent_evaluations"
             " WHERE tenant_id = $1 AND agent_id = $2 AND ($3::text[] IS NULL OR evaluation_id = ANY($3::text[]))"
             " ORDER BY submitted_at DESC, evaluation_id LIMIT $4",
-            self._tenant, agent_id, evaluation_ids, limit,
+            self.tenant_id, agent_id, evaluation_ids, limit,
         )
         return [AgentEvaluation.model_validate(dict(r)) for r in rows]
 
@@ -135,7 +121,7 @@ class PostgresRepository:
             "  '[]'::jsonb) AS criteria"
             " FROM agent_evaluations a WHERE tenant_id = $1 AND agent_id = $2"
             " ORDER BY submitted_at DESC, evaluation_id LIMIT $3",
-            self._tenant, agent_id, limit,
+            self.tenant_id, agent_id, limit,
         )
         return [ScoredEvaluation.model_validate({**dict(r), "criteria": json.loads(r["criteria"])}) for r in rows]
 
@@ -147,7 +133,7 @@ class PostgresRepository:
             "INSERT INTO roster_agents (tenant_id, agent_id, team_id, active, occurred_at) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (tenant_id, agent_id) DO UPDATE SET team_id = EXCLUDED.team_id, active = EXCLUDED.active,"
             "  occurred_at = EXCLUDED.occurred_at WHERE roster_agents.occurred_at <= EXCLUDED.occurred_at",
-            self._tenant, agent_id, team_id, active, at,
+            self.tenant_id, agent_id, team_id, active, at,
         )
 
     async def roster_team(self, team_id: str, unit_id: str | None, at: datetime) -> None:
@@ -155,7 +141,7 @@ class PostgresRepository:
             "INSERT INTO roster_teams (tenant_id, team_id, unit_id, occurred_at) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT (tenant_id, team_id) DO UPDATE SET unit_id = EXCLUDED.unit_id,"
             "  occurred_at = EXCLUDED.occurred_at WHERE roster_teams.occurred_at <= EXCLUDED.occurred_at",
-            self._tenant, team_id, unit_id, at,
+            self.tenant_id, team_id, unit_id, at,
         )
 
     async def placement(self, agent_id: str) -> Placement:
@@ -163,7 +149,7 @@ class PostgresRepository:
             "SELECT a.team_id, t.unit_id FROM roster_agents a"
             " LEFT JOIN roster_teams t ON t.tenant_id = a.tenant_id AND t.team_id = a.team_id"
             " WHERE a.tenant_id = $1 AND a.agent_id = $2",
-            self._tenant, agent_id,
+            self.tenant_id, agent_id,
         )
         if row is None:
             return Placement(agent_id)
@@ -171,14 +157,14 @@ class PostgresRepository:
 
     async def notes_in_events(self) -> bool:
         value = await self._conn.fetchval("SELECT notes_in_events FROM tenant_settings WHERE tenant_id = $1",
-                                          self._tenant)
+                                          self.tenant_id)
         return bool(value)
 
     async def set_notes_in_events(self, value: bool) -> None:
         await self._conn.execute(
             "INSERT INTO tenant_settings (tenant_id, notes_in_events) VALUES ($1, $2)"
             " ON CONFLICT (tenant_id) DO UPDATE SET notes_in_events = EXCLUDED.notes_in_events",
-            self._tenant, value,
+            self.tenant_id, value,
         )
 
     # Periods and goals ----------------------------------------------------------------------------
@@ -190,7 +176,7 @@ class PostgresRepository:
                 await self._conn.execute(
                     f"INSERT INTO coaching_periods (tenant_id, {_PERIOD_COLUMNS})"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    self._tenant, period.period_id, period.agent_id, period.team_id, period.starts_on,
+                    self.tenant_id, period.period_id, period.agent_id, period.team_id, period.starts_on,
                     period.ends_on, period.status.value, period.opened_by, period.opened_at, period.closed_on,
                 )
         except asyncpg.UniqueViolationError:
@@ -198,7 +184,8 @@ class PostgresRepository:
         await self._conn.executemany(
             "INSERT INTO period_participants (tenant_id, period_id, person_id, role, position)"
             " VALUES ($1, $2, $3, $4, $5)",
-            [(self._tenant, period.period_id, p.person_id, p.role.value, i) for i, p in enumerate(period.participants)],
+            [(self.tenant_id, period.period_id, p.person_id, p.role.value, i)
+             for i, p in enumerate(period.participants)],
         )
         return True
 
@@ -206,20 +193,20 @@ class PostgresRepository:
         row = await self._conn.fetchrow(
             f"SELECT {_PERIOD_COLUMNS} FROM coaching_periods WHERE tenant_id = $1 AND period_id = $2"
             + (" FOR UPDATE" if lock else ""),
-            self._tenant, period_id,
+            self.tenant_id, period_id,
         )
         if row is None:
             return None
         people = await self._conn.fetch(
             "SELECT person_id, role FROM period_participants WHERE tenant_id = $1 AND period_id = $2 ORDER BY position",
-            self._tenant, period_id,
+            self.tenant_id, period_id,
         )
         return CoachingPeriod.model_validate({**dict(row), "participants": [Participant(**dict(p)) for p in people]})
 
     async def agent_periods(self, agent_id: str) -> list[CoachingPeriod]:
         ids = await self._conn.fetch(
             "SELECT period_id FROM coaching_periods WHERE tenant_id = $1 AND agent_id = $2 ORDER BY starts_on DESC",
-            self._tenant, agent_id,
+            self.tenant_id, agent_id,
         )
         periods = [await self.get_period(r["period_id"]) for r in ids]
         return [p for p in periods if p is not None]
@@ -228,12 +215,12 @@ class PostgresRepository:
         await self._conn.execute(
             "UPDATE coaching_periods SET status = 'closed', closed_on = $3, summary = $4::jsonb"
             " WHERE tenant_id = $1 AND period_id = $2",
-            self._tenant, period_id, summary.closed_on, summary.model_dump_json(),
+            self.tenant_id, period_id, summary.closed_on, summary.model_dump_json(),
         )
 
     async def period_summary(self, period_id: str) -> PeriodSummary | None:
         raw = await self._conn.fetchval(
-            "SELECT summary FROM coaching_periods WHERE tenant_id = $1 AND period_id = $2", self._tenant, period_id
+            "SELECT summary FROM coaching_periods WHERE tenant_id = $1 AND period_id = $2", self.tenant_id, period_id
         )
         return PeriodSummary.model_validate_json(raw) if raw else None
 
@@ -243,7 +230,7 @@ class PostgresRepository:
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             " ON CONFLICT (tenant_id, goal_id) DO UPDATE SET status = EXCLUDED.status, value = EXCLUDED.value,"
             "  decided_on = EXCLUDED.decided_on",
-            self._tenant, goal.goal_id, goal.period_id, goal.agent_id, goal.kind.value, goal.corner.value, goal.kpi,
+            self.tenant_id, goal.goal_id, goal.period_id, goal.agent_id, goal.kind.value, goal.corner.value, goal.kpi,
             goal.target, goal.due_on, goal.description, goal.observed_by, goal.status.value, goal.value,
             goal.decided_on, goal.set_at, goal.scope.value if goal.scope else None,
         )
@@ -252,7 +239,7 @@ class PostgresRepository:
         row = await self._conn.fetchrow(
             f"SELECT {_GOAL_COLUMNS}, scope FROM goals WHERE tenant_id = $1 AND goal_id = $2"
             + (" FOR UPDATE" if lock else ""),
-            self._tenant, goal_id,
+            self.tenant_id, goal_id,
         )
         return _goal(row) if row else None
 
@@ -260,7 +247,7 @@ class PostgresRepository:
         rows = await self._conn.fetch(
             f"SELECT {_GOAL_COLUMNS}, scope FROM goals WHERE tenant_id = $1 AND period_id = $2"
             " ORDER BY set_at, goal_id",
-            self._tenant, period_id,
+            self.tenant_id, period_id,
         )
         return [_goal(r) for r in rows]
 
@@ -285,7 +272,7 @@ class PostgresRepository:
     async def get_session(self, session_id: str, *, lock: bool = False) -> CoachingSession | None:
         row = await self._conn.fetchrow(
             f"{_SESSION_SELECT} WHERE tenant_id = $1 AND session_id = $2" + (" FOR UPDATE" if lock else ""),
-            self._tenant, session_id,
+            self.tenant_id, session_id,
         )
         return CoachingSession.model_validate(dict(row)) if row else None
 
@@ -293,7 +280,7 @@ class PostgresRepository:
         rows = await self._conn.fetch(
             f"{_SESSION_SELECT} WHERE tenant_id = $1 AND ($2::text IS NULL OR agent_id = $2)"
             " AND ($3::text IS NULL OR period_id = $3) ORDER BY recorded_at, session_id",
-            self._tenant, agent_id, period_id,
+            self.tenant_id, agent_id, period_id,
         )
         return [CoachingSession.model_validate(dict(r)) for r in rows]
 
@@ -303,7 +290,7 @@ class PostgresRepository:
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             " ON CONFLICT (tenant_id, action_id) DO UPDATE SET status = EXCLUDED.status,"
             "  completed_on = EXCLUDED.completed_on, followed_up_in = EXCLUDED.followed_up_in",
-            self._tenant, action.action_id, action.session_id, action.period_id, action.agent_id, action.owner.value,
+            self.tenant_id, action.action_id, action.session_id, action.period_id, action.agent_id, action.owner.value,
             action.description, action.due_on, action.status.value, action.completed_on, action.followed_up_in,
             action.agreed_at,
         )
@@ -312,7 +299,7 @@ class PostgresRepository:
         row = await self._conn.fetchrow(
             f"SELECT {_ACTION_COLUMNS} FROM agreed_actions WHERE tenant_id = $1 AND action_id = $2"
             + (" FOR UPDATE" if lock else ""),
-            self._tenant, action_id,
+            self.tenant_id, action_id,
         )
         return AgreedAction.model_validate(dict(row)) if row else None
 
@@ -321,7 +308,7 @@ class PostgresRepository:
             f"SELECT {_ACTION_COLUMNS} FROM agreed_actions WHERE tenant_id = $1"
             " AND ($2::text IS NULL OR agent_id = $2) AND ($3::text IS NULL OR period_id = $3)"
             " ORDER BY agreed_at, action_id",
-            self._tenant, agent_id, period_id,
+            self.tenant_id, agent_id, period_id,
         )
         return [AgreedAction.model_validate(dict(r)) for r in rows]
 
@@ -329,7 +316,7 @@ class PostgresRepository:
         await self._conn.execute(
             "INSERT INTO reflections (tenant_id, reflection_id, session_id, agent_id, text, written_at)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
-            self._tenant, reflection.reflection_id, reflection.session_id, reflection.agent_id, reflection.text,
+            self.tenant_id, reflection.reflection_id, reflection.session_id, reflection.agent_id, reflection.text,
             reflection.written_at,
         )
 
@@ -337,7 +324,7 @@ class PostgresRepository:
         rows = await self._conn.fetch(
             "SELECT reflection_id, session_id, agent_id, text, written_at FROM reflections"
             " WHERE tenant_id = $1 AND agent_id = $2 ORDER BY written_at, reflection_id",
-            self._tenant, agent_id,
+            self.tenant_id, agent_id,
         )
         return [Reflection.model_validate(dict(r)) for r in rows]
 
@@ -351,7 +338,7 @@ class PostgresRepository:
             " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)"
             " ON CONFLICT (tenant_id, agent_id, rule, focus) DO UPDATE SET evidence = EXCLUDED.evidence"
             " RETURNING (xmax = 0)",
-            self._tenant, suggestion_id, suggestion.agent_id, suggestion.rule.value, suggestion.focus, evidence, at,
+            self.tenant_id, suggestion_id, suggestion.agent_id, suggestion.rule.value, suggestion.focus, evidence, at,
         )
         return bool(inserted)
 
@@ -359,7 +346,7 @@ class PostgresRepository:
         rows = await self._conn.fetch(
             "SELECT suggestion_id, agent_id, rule, focus, evidence, raised_at FROM suggestions"
             " WHERE tenant_id = $1 AND agent_id = $2 ORDER BY raised_at DESC, suggestion_id",
-            self._tenant, agent_id,
+            self.tenant_id, agent_id,
         )
         return [StoredSuggestion.model_validate({
             **dict(r), "evidence": [Evidence.model_validate(e) for e in json.loads(r["evidence"])]}) for r in rows]

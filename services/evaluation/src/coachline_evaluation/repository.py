@@ -6,7 +6,7 @@ shows and accepts only that tenant's rows whatever a query says.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import TypeVar
@@ -14,12 +14,10 @@ from typing import TypeVar
 import asyncpg
 from pydantic import BaseModel
 
-from coachline.envelope import CloudEvent
-from coachline.persistence import first_delivery, tenant_transaction
+from coachline.persistence import Enqueue, TenantStore, tenant_transaction
 from coachline_evaluation.domain.evaluations import Evaluation
 from coachline_evaluation.domain.sampling import PoolEntry
 
-Enqueue = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
 M = TypeVar("M", bound=BaseModel)
 
 _POOL_COLUMNS = (
@@ -28,19 +26,8 @@ _POOL_COLUMNS = (
 )
 
 
-class PostgresRepository:
+class PostgresRepository(TenantStore):
     """Storage on one connection, inside the transaction its unit of work opened for one tenant."""
-
-    def __init__(self, conn: asyncpg.Connection, enqueue: Enqueue, tenant_id: str) -> None:
-        self._conn = conn
-        self._enqueue = enqueue
-        self.tenant_id = tenant_id
-
-    async def first_delivery(self, consumer: str, event_id: str) -> bool:
-        return await first_delivery(self._conn, consumer, event_id)
-
-    async def enqueue(self, event: CloudEvent) -> None:
-        await self._enqueue(self._conn, event)
 
     # Sampling pool and its inputs -------------------------------------------------------------
 
@@ -218,7 +205,7 @@ class PostgresUnitOfWork:
     @asynccontextmanager
     async def transaction(self, tenant_id: str) -> AsyncIterator[PostgresRepository]:
         async with tenant_transaction(self._pool(), tenant_id) as conn:
-            yield PostgresRepository(conn, self._enqueue, tenant_id)
+            yield PostgresRepository(conn, tenant_id, self._enqueue)
 
     async def due_releases(self, today: date) -> list[tuple[str, str]]:
         """(tenant, evaluation) of scheduled releases that are due, across tenants (the service's own job)."""
