@@ -9,9 +9,11 @@ prefix, consumer group and schema, so tests never see each other's events or row
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -92,18 +94,79 @@ def isolation() -> str:
     return uuid.uuid4().hex[:10]
 
 
+class TopicJanitor:
+    """Deletes finished tests' topics in the background.
+
+    Every test creates its own topics; left behind, a few thousand tests hold tens of thousands of
+    partitions and the broker runs out of file descriptors.
+    """
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._retired: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="topic-janitor", daemon=True)
+        self._thread.start()
+
+    def retire(self, prefix: str) -> None:
+        with self._lock:
+            self._retired.append(prefix)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(5.0):
+            self._sweep()
+        self._sweep()
+
+    def _sweep(self) -> None:
+        with self._lock:
+            prefixes, self._retired = tuple(self._retired), []
+        if prefixes:
+            try:
+                asyncio.run(self._delete(prefixes))
+            except Exception:
+                # Best effort: a failed sweep only leaves some topics behind.
+                logging.getLogger(__name__).warning("could not delete finished tests' topics", exc_info=True)
+
+    async def _delete(self, prefixes: tuple[str, ...]) -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap_servers)
+        await admin.start()
+        try:
+            doomed = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+            if doomed:
+                await admin.delete_topics(doomed)
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+def topic_janitor(infrastructure: Infrastructure) -> Iterator[TopicJanitor]:
+    janitor = TopicJanitor(infrastructure.kafka_bootstrap_servers)
+    yield janitor
+    janitor.close()
+
+
 @pytest.fixture
-def service_env(infrastructure: Infrastructure, isolation: str, identity: Identity) -> dict[str, str]:
+def service_env(infrastructure: Infrastructure, isolation: str, identity: Identity,
+                topic_janitor: TopicJanitor) -> Iterator[dict[str, str]]:
     """Environment variables that point a service (in-process or a subprocess) at this test's slice."""
-    return {
+    prefix = f"t{isolation}."
+    yield {
         "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
         "DATABASE_URL": infrastructure.database_url,
-        "COACHLINE_TOPIC_PREFIX": f"t{isolation}.",
+        "COACHLINE_TOPIC_PREFIX": prefix,
         "COACHLINE_ENVIRONMENT": "test",
         "COACHLINE_OIDC_ISSUER": identity.issuer,
         "COACHLINE_OIDC_AUDIENCE": identity.audience,
         "COACHLINE_OIDC_JWKS": identity.jwks,
     }
+    topic_janitor.retire(prefix)
 
 
 @pytest.fixture
