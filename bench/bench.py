@@ -534,9 +534,11 @@ async def bare_consumer(stack: Stack) -> dict[str, Any]:
 
 
 def kafka_tools_classpath() -> tuple[str | None, str | None]:
-    libs = ROOT / ".local/kafka/libs"
-    if not libs.is_dir():
-        return None, "Kafka's jars are not in .local/kafka/libs (run `make infra-up` first)"
+    try:
+        # The broker may be one started from another checkout; the tools need this checkout's jars.
+        libs = devstack.kafka_jars(ROOT)
+    except (SystemExit, subprocess.CalledProcessError) as exc:
+        return None, f"could not resolve Kafka's jars: {exc}"
     tools = ROOT / ".local/bench/kafka-tools"
     if not any(tools.glob("kafka-tools-*.jar")):
         if shutil.which("mvn") is None:

@@ -620,17 +620,25 @@ async def sampling_pool(uow: UnitOfWork, tenant_id: str, agent_id: str | None, l
         return await repo.list_pool(agent_id, limit)
 
 
+async def _save_record(uow: UnitOfWork, tenant_id: str, kind: str, key: str, record: M) -> M:
+    async with uow.transaction(tenant_id) as repo:
+        await repo.put_record(kind, key, record)
+    return record
+
+
+async def _records(uow: UnitOfWork, tenant_id: str, kind: str, model: type[M]) -> list[M]:
+    async with uow.transaction(tenant_id) as repo:
+        return await repo.list_records(kind, model)
+
+
 async def save_sampling_policy(uow: UnitOfWork, tenant_id: str, policy_id: str,
                                definition: SamplingPolicyDefinition) -> SamplingPolicy:
     policy = SamplingPolicy(**definition.model_dump(), tenant_id=tenant_id, policy_id=policy_id)
-    async with uow.transaction(tenant_id) as repo:
-        await repo.put_record(SAMPLING_POLICY, policy_id, policy)
-    return policy
+    return await _save_record(uow, tenant_id, SAMPLING_POLICY, policy_id, policy)
 
 
 async def sampling_policies(uow: UnitOfWork, tenant_id: str) -> list[SamplingPolicy]:
-    async with uow.transaction(tenant_id) as repo:
-        return await repo.list_records(SAMPLING_POLICY, SamplingPolicy)
+    return await _records(uow, tenant_id, SAMPLING_POLICY, SamplingPolicy)
 
 
 class SamplingRun(BaseModel):
@@ -862,14 +870,11 @@ async def quality_score(uow: UnitOfWork, principal: Principal, agent_id: str, si
 async def save_scenario(uow: UnitOfWork, tenant_id: str, scenario_id: str,
                         definition: ScenarioDefinition) -> Scenario:
     scenario = Scenario(**definition.model_dump(), tenant_id=tenant_id, scenario_id=scenario_id)
-    async with uow.transaction(tenant_id) as repo:
-        await repo.put_record(SCENARIO, scenario_id, scenario)
-    return scenario
+    return await _save_record(uow, tenant_id, SCENARIO, scenario_id, scenario)
 
 
 async def scenarios(uow: UnitOfWork, tenant_id: str) -> list[Scenario]:
-    async with uow.transaction(tenant_id) as repo:
-        return await repo.list_records(SCENARIO, Scenario)
+    return await _records(uow, tenant_id, SCENARIO, Scenario)
 
 
 class MysterySchedule(BaseModel):
