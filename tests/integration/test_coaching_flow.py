@@ -14,12 +14,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from coachline.contracts.evaluations import EvaluationSubmitted
 from coachline.contracts.roster import AgentRostered, TeamRostered
 from coachline.envelope import CloudEvent, new_event
-from coachline.testing import eventually
+from coachline.testing import eventually, metric_value
 from coachline_coaching.app import create_app
 from coachline_coaching.kpi_client import KpiService
 from coachline_coaching.settings import Settings
@@ -47,27 +46,6 @@ def submitted(evaluation_id: str = "e-5", agent: str = "a-17", tenant: str = "ac
     return new_event("qa.evaluation.submitted.v1", tenant, data, source="test")
 
 
-async def publish(service_env: dict[str, str], *events: CloudEvent) -> None:
-    """Publish as the other services' relays do: binary-mode CloudEvents with their registry keys."""
-    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"], enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                service_env["COACHLINE_TOPIC_PREFIX"] + event.topic, event.body(), key=event.key.encode(),
-                headers=[(k, v.encode()) for k, v in event.headers().items()],
-            )
-    finally:
-        await producer.stop()
-
-
-async def counted(client: httpx.AsyncClient, sample: str) -> float:
-    for line in (await client.get("/metrics")).text.splitlines():
-        if line.startswith(sample + " "):
-            return float(line.split()[-1])
-    return 0.0
-
-
 @dataclasses.dataclass
 class Coaching:
     url: str
@@ -78,11 +56,11 @@ class Coaching:
 
 
 @pytest.fixture
-async def coaching(settings_for, run_app, service_env, identity) -> AsyncIterator[Coaching]:
+async def coaching(settings_for, run_app, service_env, publish, identity) -> AsyncIterator[Coaching]:
     # A KPI service that has no figures yet: the effect is then "not enough data" on both sides.
     no_figures = httpx.MockTransport(lambda request: httpx.Response(200, json={"items": []}))
     url = await run_app(create_app(settings_for(Settings), kpis=KpiService("http://kpi", 5, transport=no_figures)))
-    await publish(service_env, *rostered(), submitted("e-5"))
+    await publish(*rostered(), submitted("e-5"))
     lead = identity.headers("acme", "team_lead", subject="tl-3", teams=("t-north",))
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         async def evidence() -> list[Any]:
@@ -243,11 +221,11 @@ async def test_notes_go_into_events_only_when_the_tenant_opts_in(coaching: Coach
 
 
 async def test_evidence_must_be_the_agents_and_held_cannot_be_in_the_future(
-    coaching: Coaching, service_env
+    coaching: Coaching, service_env, publish
 ) -> None:
     c = coaching.client
-    await publish(service_env, submitted("e-6", agent="a-20"), submitted("e-7", tenant="other"))
-    await eventually(lambda: counted(c, 'coachline_coaching_evaluation_events_total{outcome="recorded"}'),
+    await publish(submitted("e-6", agent="a-20"), submitted("e-7", tenant="other"))
+    await eventually(lambda: metric_value(c, 'coachline_coaching_evaluation_events_total{outcome="recorded"}'),
                      timeout=60)
     refused = await c.post("/v1/sessions", headers=coaching.lead, json={
         "agent_id": "a-17", "coach_id": "tl-3", "kind": "evaluation_review",
@@ -260,14 +238,14 @@ async def test_evidence_must_be_the_agents_and_held_cannot_be_in_the_future(
     assert assert_problem(future, 422)["errors"][0]["loc"] == "body.held_at"
 
 
-async def test_a_redelivered_evaluation_changes_nothing(coaching: Coaching, service_env) -> None:
+async def test_a_redelivered_evaluation_changes_nothing(coaching: Coaching, service_env, publish) -> None:
     c = coaching.client
     first = submitted("e-9", score="87.5")
     # The same event id with different content: only the inbox, not an idempotent write, can drop it.
     redelivered = dataclasses.replace(first, data=submitted("e-9", score="12").data)
-    await publish(service_env, first, redelivered)
+    await publish(first, redelivered)
     duplicates = 'coachline_coaching_evaluation_events_total{outcome="duplicate"}'
-    assert await eventually(lambda: counted(c, duplicates), timeout=60) == 1
+    assert await eventually(lambda: metric_value(c, duplicates), timeout=60) == 1
     items = (await c.get("/v1/agents/a-17/evaluations", headers=coaching.lead)).json()["items"]
     assert {e["evaluation_id"]: e["score"] for e in items}["e-9"] == "87.50"
 

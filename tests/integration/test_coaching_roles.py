@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from coachline.contracts.roster import AgentRostered, TeamRostered
-from coachline.envelope import CloudEvent, new_event
+from coachline.envelope import new_event
 from coachline.testing import eventually
 from coachline_coaching.app import create_app
 from coachline_coaching.kpi_client import KpiService
@@ -38,24 +37,11 @@ PEOPLE: list[tuple[str, tuple[str, ...], dict[str, Any], bool, bool]] = [
 ]
 
 
-async def publish(service_env: dict[str, str], *events: CloudEvent) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"], enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                service_env["COACHLINE_TOPIC_PREFIX"] + event.topic, event.body(), key=event.key.encode(),
-                headers=[(k, v.encode()) for k, v in event.headers().items()],
-            )
-    finally:
-        await producer.stop()
-
-
-async def test_the_role_matrix(settings_for, run_app, service_env, identity) -> None:
+async def test_the_role_matrix(settings_for, run_app, service_env, publish, identity) -> None:
     no_figures = httpx.MockTransport(lambda request: httpx.Response(200, json={"items": []}))
     url = await run_app(create_app(settings_for(Settings), kpis=KpiService("http://kpi", 5, transport=no_figures)))
     at = NOW - timedelta(days=10)
-    await publish(service_env,
+    await publish(
                   new_event("cc.roster.team.v1", "acme", TeamRostered(team_id="t-north", name="North",
                                                                       unit_id="u-hel", occurred_at=at), source="t"),
                   new_event("cc.roster.agent.v1", "acme", AgentRostered(agent_id="a-17", team_id="t-north",

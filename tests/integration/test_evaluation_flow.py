@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +17,7 @@ from coachline.contracts.mystery_shops import MysteryShopCompleted
 from coachline.contracts.roster import AgentRostered
 from coachline.contracts.surveys import SurveyAnswered
 from coachline.envelope import CloudEvent, decode, header_map, new_event
-from coachline.testing import Identity, eventually
+from coachline.testing import Identity, eventually, metric_value
 from coachline_evaluation.app import create_app
 from coachline_evaluation.settings import Settings
 
@@ -42,27 +41,6 @@ def completed(interaction: str = "c-1001", agent: str = "a-17", tenant: str = "a
     return new_event("cc.interaction.wrapped-up.v1", tenant, data, source="test")
 
 
-async def publish(service_env: dict[str, str], *events: CloudEvent) -> None:
-    """Publish as intake does: binary-mode CloudEvents, keyed for per-entity order."""
-    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"], enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                service_env["COACHLINE_TOPIC_PREFIX"] + event.topic, event.body(), key=event.key.encode(),
-                headers=[(k, v.encode()) for k, v in event.headers().items()],
-            )
-    finally:
-        await producer.stop()
-
-
-async def counted(client: httpx.AsyncClient, sample: str) -> float:
-    for line in (await client.get("/metrics")).text.splitlines():
-        if line.startswith(sample + " "):
-            return float(line.split()[-1])
-    return 0.0
-
-
 class People:
     def __init__(self, identity: Identity) -> None:
         self.admin = identity.headers("acme", "admin", subject="boss")
@@ -80,7 +58,7 @@ async def publish_scorecard(client: httpx.AsyncClient, people: People) -> None:
 
 
 async def test_sampling_assigns_and_a_dispute_rescore_is_published_with_its_history(
-    settings_for, run_app, service_env, topic_reader, identity
+    settings_for, run_app, service_env, publish, topic_reader, identity
 ) -> None:
     url = await run_app(create_app(settings_for(Settings)))
     people = People(identity)
@@ -93,7 +71,7 @@ async def test_sampling_assigns_and_a_dispute_rescore_is_published_with_its_hist
         survey_id="s-1", interaction_id="c-1001", occurred_at=OCCURRED, nps=1), source="test")
     roster = new_event("cc.roster.agent.v1", "acme", AgentRostered(
         agent_id="a-17", team_id="t-north", occurred_at=OCCURRED), source="test")
-    await publish(service_env, offered, answered, completed(), completed("c-2"), completed("c-3"), survey, roster)
+    await publish(offered, answered, completed(), completed("c-2"), completed("c-3"), survey, roster)
 
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         async def pool() -> list[dict[str, Any]]:
@@ -102,7 +80,7 @@ async def test_sampling_assigns_and_a_dispute_rescore_is_published_with_its_hist
             return items if len(items) == 3 else []
 
         await eventually(pool, timeout=60)
-        await eventually(lambda: counted(client, 'coachline_evaluation_input_events_total{outcome="added",'
+        await eventually(lambda: metric_value(client, 'coachline_evaluation_input_events_total{outcome="added",'
                                                  'topic="cc.surveys.v1"}'), timeout=60)
         assert (await client.get("/v1/sampling-pool", headers=people.other_tenant)).json()["items"] == []
         await publish_scorecard(client, people)
@@ -156,7 +134,7 @@ async def test_sampling_assigns_and_a_dispute_rescore_is_published_with_its_hist
         "score": "100.00", "changed_criteria": ["name"]}
 
 
-async def test_a_redelivered_interaction_changes_nothing(settings_for, run_app, service_env, identity) -> None:
+async def test_a_redelivered_interaction_changes_nothing(settings_for, run_app, service_env, publish, identity) -> None:
     url = await run_app(create_app(settings_for(Settings)))
     people = People(identity)
     first = completed(talk_s="310")
@@ -169,22 +147,22 @@ async def test_a_redelivered_interaction_changes_nothing(settings_for, run_app, 
                                            ).json()["items"]
             return items
 
-        await publish(service_env, first)
+        await publish(first)
         [entry] = await eventually(pool, timeout=60)
-        await publish(service_env, redelivered)
+        await publish(redelivered)
         duplicates = 'coachline_evaluation_interaction_events_total{outcome="duplicate"}'
-        assert await eventually(lambda: counted(client, duplicates)) == 1
+        assert await eventually(lambda: metric_value(client, duplicates)) == 1
 
         assert await pool() == [entry]
         assert entry["talk_s"] == "310.000"
 
 
 async def test_a_mystery_shop_is_scored_apart_and_an_unknown_scenario_is_dead_lettered(
-    settings_for, run_app, service_env, topic_reader, identity
+    settings_for, run_app, service_env, publish, topic_reader, identity
 ) -> None:
     url = await run_app(create_app(settings_for(Settings)))
     people = People(identity)
-    await publish(service_env, completed("c-9"))
+    await publish(completed("c-9"))
 
     def shop(visit: str, scenario: str) -> CloudEvent:
         return new_event("cc.mystery-shop.completed.v1", "acme", MysteryShopCompleted(
@@ -202,7 +180,7 @@ async def test_a_mystery_shop_is_scored_apart_and_an_unknown_scenario_is_dead_le
         scenario = {"title": "Cancel", "brief": "Ask to cancel; accept a retention offer.", "channel": "voice",
                     "scorecard_id": "sc-voice"}
         assert (await client.put("/v1/mystery-shop/scenarios/cancel", json=scenario, headers=people.admin)).is_success
-        await publish(service_env, shop("v-1", "cancel"), shop("v-2", "no-such-scenario"))
+        await publish(shop("v-1", "cancel"), shop("v-2", "no-such-scenario"))
 
         async def results() -> list[dict[str, Any]]:
             items: list[dict[str, Any]] = (await client.get("/v1/mystery-shop/results", headers=people.admin)
@@ -220,10 +198,10 @@ async def test_a_mystery_shop_is_scored_apart_and_an_unknown_scenario_is_dead_le
 
 
 @pytest.fixture
-async def evaluation_url(settings_for, run_app, service_env, identity) -> str:
+async def evaluation_url(settings_for, run_app, service_env, publish, identity) -> str:
     url = await run_app(create_app(settings_for(Settings)))
     people = People(identity)
-    await publish(service_env, completed())
+    await publish(completed())
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         async def pool() -> list[dict[str, Any]]:
             items: list[dict[str, Any]] = (await client.get("/v1/sampling-pool", headers=people.evaluator)

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -105,21 +104,6 @@ async def service(service_env: dict[str, str], isolation: str, tmp_path: Path
     process = ServiceProcess(env, tmp_path / "notifications.log")
     yield process, f"http://127.0.0.1:{port}"
     process.stop()
-
-
-@pytest.fixture
-async def publish(service_env: dict[str, str]) -> AsyncIterator[Callable[[CloudEvent], Awaitable[None]]]:
-    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-
-    async def send(event: CloudEvent) -> None:
-        await producer.send_and_wait(
-            service_env["COACHLINE_TOPIC_PREFIX"] + event.topic, event.body(), key=event.key.encode(),
-            headers=[(name, value.encode()) for name, value in event.headers().items()],
-        )
-
-    yield send
-    await producer.stop()
 
 
 def session_recorded(number: int) -> CloudEvent:

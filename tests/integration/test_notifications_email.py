@@ -11,7 +11,7 @@ import email
 import email.policy
 import ipaddress
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.message import EmailMessage
@@ -21,7 +21,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
@@ -94,21 +93,6 @@ def smtp(tmp_path: Path) -> Iterator[tuple[Mailbox, int, Path]]:
     controller.start()
     yield mailbox, port, cert
     controller.stop()
-
-
-@pytest.fixture
-async def publish(service_env: dict[str, str]) -> AsyncIterator[Callable[[CloudEvent], Awaitable[None]]]:
-    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-
-    async def send(event: CloudEvent) -> None:
-        await producer.send_and_wait(
-            service_env["COACHLINE_TOPIC_PREFIX"] + event.topic, event.body(), key=event.key.encode(),
-            headers=[(name, value.encode()) for name, value in event.headers().items()],
-        )
-
-    yield send
-    await producer.stop()
 
 
 class Clock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -106,22 +106,6 @@ def session_recorded(tenant: str, session_id: str) -> CloudEvent:
         held_at=datetime.now(UTC), summary="Agreed to summarise the next step at the end of each call.",
     )
     return new_event("coaching.session.recorded.v1", tenant, data, source="coachline/coaching")
-
-
-@pytest.fixture
-async def publish(service_env: dict[str, str]) -> AsyncIterator[Callable[[CloudEvent], Awaitable[None]]]:
-    """Publish an event to this test's coaching.v1 as the coaching service does (binary mode, keyed)."""
-    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-
-    async def send(event: CloudEvent) -> None:
-        await producer.send_and_wait(
-            service_env["COACHLINE_TOPIC_PREFIX"] + event.topic, event.body(), key=event.key.encode(),
-            headers=[(name, value.encode()) for name, value in event.headers().items()],
-        )
-
-    yield send
-    await producer.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from coachline import devstack
 from coachline.auth import Principal, Role, jwks_of, mint_token
@@ -214,6 +214,31 @@ class TopicReader:
 
     async def events(self, count: int, timeout: float = 30.0) -> list[CloudEvent]:
         return [decode(header_map(r.headers), r.value) for r in await self.records(count, timeout)]
+
+
+@pytest.fixture
+async def publish(service_env: dict[str, str]) -> AsyncIterator[Callable[..., Awaitable[None]]]:
+    """Publish events to this test's topics as the services' relays do: binary-mode CloudEvents, keyed."""
+    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"], enable_idempotence=True)
+    await producer.start()
+
+    async def send(*events: CloudEvent) -> None:
+        for event in events:
+            await producer.send_and_wait(
+                service_env["COACHLINE_TOPIC_PREFIX"] + event.topic, event.body(), key=event.key.encode(),
+                headers=[(name, value.encode()) for name, value in event.headers().items()],
+            )
+
+    yield send
+    await producer.stop()
+
+
+async def metric_value(client: Any, sample: str) -> float:
+    """A sample's value on a service's ``/metrics`` page (0 when absent), read with an httpx client."""
+    for line in (await client.get("/metrics")).text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 @pytest.fixture
