@@ -33,6 +33,9 @@ _ID = {"min_length": 1, "max_length": 128, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._
 # ":path" routes because identifiers may contain "/" (a platform's "north/a-17"), sent encoded as %2F.
 AgentId = Annotated[str, Path(**_ID)]
 Id = Annotated[str, Path(**_ID)]
+# An agent's record grows with every session; one answer carries at most the latest MAX_PAGE entries.
+MAX_PAGE = 500
+Latest = Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many, the latest.")]
 
 T = TypeVar("T")
 
@@ -88,28 +91,28 @@ def router(uow: service.UnitOfWork, policy: service.Policy, kpis: KpiService, me
     @api.get("/agents/{agent_id:path}/evaluations", response_model=Items[AgentEvaluation],
              summary="The agent's evaluations, most recent first: the evidence for coaching")
     async def get_agent_evaluations(agent_id: AgentId, caller: Caller,
-                                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Items[AgentEvaluation]:
+                                    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50) -> Items[AgentEvaluation]:
         return Items(items=await answer(service.agent_evaluations(uow, caller, agent_id, limit)))
 
     @api.get("/agents/{agent_id:path}/periods", response_model=Items[CoachingPeriod],
              summary="The agent's coaching periods, latest first")
-    async def get_agent_periods(agent_id: AgentId, caller: Caller) -> Items[CoachingPeriod]:
-        return Items(items=await answer(service.agent_periods(uow, caller, agent_id)))
+    async def get_agent_periods(agent_id: AgentId, caller: Caller, limit: Latest = 100) -> Items[CoachingPeriod]:
+        return Items(items=(await answer(service.agent_periods(uow, caller, agent_id)))[:limit])
 
     @api.get("/agents/{agent_id:path}/timeline", response_model=Items[TimelineEntry],
-             summary="Everything agreed with the agent, session by session, with their reflections")
-    async def get_timeline(agent_id: AgentId, caller: Caller) -> Items[TimelineEntry]:
-        return Items(items=await answer(service.agent_timeline(uow, caller, agent_id)))
+             summary="The latest sessions with what was agreed and the agent's reflections, oldest first")
+    async def get_timeline(agent_id: AgentId, caller: Caller, limit: Latest = 100) -> Items[TimelineEntry]:
+        return Items(items=(await answer(service.agent_timeline(uow, caller, agent_id)))[-limit:])
 
     @api.get("/agents/{agent_id:path}/actions", response_model=Items[AgreedAction],
-             summary="Every action agreed with the agent, oldest first")
-    async def get_actions(agent_id: AgentId, caller: Caller) -> Items[AgreedAction]:
-        return Items(items=await answer(service.agent_actions(uow, caller, agent_id)))
+             summary="The actions agreed with the agent, the latest of them, oldest first")
+    async def get_actions(agent_id: AgentId, caller: Caller, limit: Latest = 100) -> Items[AgreedAction]:
+        return Items(items=(await answer(service.agent_actions(uow, caller, agent_id)))[-limit:])
 
     @api.get("/agents/{agent_id:path}/suggestions", response_model=Items[StoredSuggestion],
              summary="Focus areas proposed for the agent's next session, each with its evidence (coaches)")
-    async def get_suggestions(agent_id: AgentId, caller: Caller) -> Items[StoredSuggestion]:
-        return Items(items=await answer(service.agent_suggestions(uow, caller, agent_id)))
+    async def get_suggestions(agent_id: AgentId, caller: Caller, limit: Latest = 100) -> Items[StoredSuggestion]:
+        return Items(items=(await answer(service.agent_suggestions(uow, caller, agent_id)))[:limit])
 
     # Periods and goals ----------------------------------------------------------------------------
 
