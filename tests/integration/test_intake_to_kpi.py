@@ -1,6 +1,7 @@
 """Intake and KPI in-process against real Kafka and PostgreSQL."""
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -20,11 +21,14 @@ SECRET = new_secret()
 
 
 def intake_settings(settings_for: Any) -> IntakeSettings:
-    return settings_for(IntakeSettings, source_secrets={"acme": {"generic": [SECRET]}})
+    # Nothing here comes over the raw topics; their consumers would only slow start and stop.
+    return settings_for(IntakeSettings, source_secrets={"acme": {"generic": [SECRET]}}, raw_topics=False)
 
 
 def signed(body: bytes, content_type: str = "application/json") -> dict[str, str]:
-    return {"content-type": content_type, "coachline-tenant": "acme", **signature_headers(SECRET, "m-1", body)}
+    """A platform's request, with a webhook-id of its own: a re-sent batch is a new delivery."""
+    return {"content-type": content_type, "coachline-tenant": "acme",
+            **signature_headers(SECRET, f"m-{uuid.uuid4()}", body)}
 
 
 def event(kind: str, source_id: str, **data: Any) -> dict[str, Any]:

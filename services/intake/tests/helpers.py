@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,15 +26,11 @@ class Published:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     kafka_down: bool = False
 
-    async def publish(self, event: CloudEvent) -> None:
+    async def deliver(self, events: list[CloudEvent], dead_letters: list[DeadLetter]) -> None:
         if self.kafka_down:
             raise DeliveryFailed("KafkaConnectionError")
-        self.events.append(event)
-
-    async def publish_dead_letter(self, letter: DeadLetter) -> None:
-        if self.kafka_down:
-            raise DeliveryFailed("KafkaConnectionError")
-        self.dead_letters.append(letter)
+        self.events.extend(events)
+        self.dead_letters.extend(dead_letters)
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -46,7 +43,7 @@ def make_settings(**overrides: Any) -> Settings:
 def make_app(settings: Settings | None = None) -> tuple[FastAPI, Published]:
     settings = settings or make_settings()
     published = Published()
-    intake = Intake(settings, published.publish, published.publish_dead_letter, CollectorRegistry())
+    intake = Intake(settings, published.deliver, CollectorRegistry())
     app = FastAPI(title="Coachline intake")
     install_problem_handlers(app)
     app.include_router(api.router(intake, settings))
@@ -54,6 +51,7 @@ def make_app(settings: Settings | None = None) -> tuple[FastAPI, Published]:
 
 
 def signed(body: bytes, content_type: str, tenant: str = "acme", secret: str | list[str] = SECRET,
-           msg_id: str = "msg-1", now: float | None = None) -> dict[str, str]:
+           msg_id: str | None = None, now: float | None = None) -> dict[str, str]:
+    """Headers of a request as a platform signs it; a fresh ``webhook-id`` unless one is given."""
     return {"content-type": content_type, "coachline-tenant": tenant,
-            **signature_headers(secret, msg_id, body, now=now)}
+            **signature_headers(secret, msg_id or f"msg-{uuid.uuid4()}", body, now=now)}

@@ -188,6 +188,26 @@ async def test_kafka_unavailable_is_503_and_nothing_is_accepted(intake) -> None:
     assert not published.events and not published.dead_letters
 
 
+async def test_a_repeated_webhook_id_is_answered_200_and_taken_once(intake) -> None:
+    client, published = intake
+    body = ndjson([offered(1), offered(2)])
+    headers = signed(body, "application/x-ndjson", msg_id="msg-retried")
+    published.kafka_down = True  # the first try fails: the sender retries with the same id, which is then taken
+    is_problem(await client.post(URL.format("generic"), content=body, headers=headers), 503)
+    published.kafka_down = False
+    first = await client.post(URL.format("generic"), content=body, headers=headers)
+    assert first.status_code == 202, first.text
+    # A retry (new timestamp, as Standard Webhooks senders sign each attempt) or a replay of the same bytes.
+    for repeat in (signed(body, "application/x-ndjson", msg_id="msg-retried"), headers):
+        again = await client.post(URL.format("generic"), content=body, headers=repeat)
+        assert again.status_code == 200, again.text
+        assert again.json() == {"status": "already-taken", "webhook_id": "msg-retried"}
+    assert len(published.events) == 2
+    other_source = await post(client, "asterisk", b"1795424400|c.1|billing|NONE|ENTERQUEUE||unknown|1", "text/plain",
+                              msg_id="msg-retried")
+    assert other_source.status_code == 202
+
+
 @pytest.mark.parametrize(("source", "content_type"), [("asterisk", "application/json"),
                                                        ("generic", "text/plain"), ("generic", "image/png")])
 async def test_a_media_type_the_source_does_not_read_is_415(intake, source: str, content_type: str) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from coachline.problem import Problem
 from coachline_intake.domain.adapters.generic import StructuredCloudEvent
 from coachline_intake.domain.adapters.mystery_shop import MysteryShopRecord
 from coachline_intake.domain.adapters.roster import RosterRecord
 from coachline_intake.domain.adapters.survey import SurveyRecord
+from coachline_intake.domain.replay import AlreadyTaken, InProgress, WindowFull
 from coachline_intake.domain.sources import ADAPTERS
 from coachline_intake.domain.translate import BodyRejected, UnsupportedMedia
 from coachline_intake.service import BatchResult, DeliveryFailed, Intake, RateLimited, Unauthenticated, adapter_for
@@ -32,6 +34,13 @@ class BatchAnswer(BaseModel):
     rejected: int
     event_ids: list[str]
     lines: list[LineOutcome]
+
+
+class AlreadyTakenAnswer(BaseModel):
+    """A repeated ``webhook-id``: its records were taken before and nothing was published again."""
+
+    status: Literal["already-taken"]
+    webhook_id: str
 
 
 _PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
@@ -60,11 +69,14 @@ def _record_schemas() -> list[Any]:
     return [*schemas, {"type": "object", "description": "A platform's own record (see the source's documentation)"}]
 
 
-def _lines(result: BatchResult) -> list[LineOutcome]:
+def _lines(result: BatchResult) -> list[dict[str, Any]]:
+    """Each record's :class:`LineOutcome`, built as plain dicts: a batch has up to a thousand of them."""
     return [
-        LineOutcome(line=o.record.line, status="accepted", event_ids=[e.id for e in o.events])
+        {"line": o.record.line, "status": "accepted", "event_ids": [e.id for e in o.events], "reason": None,
+         "field": None}
         if o.rejection is None else
-        LineOutcome(line=o.record.line, status="rejected", reason=o.rejection.reason, field=o.rejection.field)
+        {"line": o.record.line, "status": "rejected", "event_ids": [], "reason": o.rejection.reason,
+         "field": o.rejection.field}
         for o in result.outcomes
     ]
 
@@ -83,15 +95,22 @@ def router(intake: Intake, settings: Settings) -> APIRouter:
             "Signed with the tenant's secret for the source (Standard Webhooks: `webhook-id`, "
             "`webhook-timestamp`, `webhook-signature`). Each record is translated on its own: good ones are "
             "published, bad ones go to the dead-letter topic, and the answer lists both. It comes only after "
-            "Kafka acknowledged everything. Sources: " + ", ".join(ADAPTERS) + "."),
+            "Kafka acknowledged everything. A `webhook-id` this tenant and source had taken within the "
+            "signature tolerance (5 minutes) is answered 200 and not taken again, as Standard Webhooks "
+            "receivers do. Sources: " + ", ".join(ADAPTERS) + "."),
         responses={
+            200: {"description": "This webhook-id was taken before; nothing was published again",
+                  "model": AlreadyTakenAnswer},
             401: {"description": "Missing, wrong or stale signature", "content": _PROBLEM},
             404: {"description": "Unknown source", "content": _PROBLEM},
             413: {"description": f"Body over {limit} bytes or more than {settings.max_events_per_request} records",
                   "content": _PROBLEM},
             415: {"description": "Media type this source does not read", "content": _PROBLEM},
+            409: {"description": "A request with this webhook-id is being taken; see Retry-After",
+                  "content": _PROBLEM},
             422: {"description": "No record could be mapped (each one is listed)", "content": _PROBLEM},
-            429: {"description": "The tenant's rate limit; see Retry-After", "content": _PROBLEM},
+            429: {"description": "The tenant's rate limit, or its limit of remembered webhook ids; see Retry-After",
+                  "content": _PROBLEM},
             503: {"description": "Kafka is unavailable; nothing was accepted", "content": _PROBLEM},
         },
         openapi_extra={"requestBody": {"required": True, "content": {
@@ -112,13 +131,13 @@ def router(intake: Intake, settings: Settings) -> APIRouter:
         webhook_id: Annotated[str | None, Header(alias="webhook-id")] = None,
         webhook_timestamp: Annotated[str | None, Header(alias="webhook-timestamp")] = None,
         webhook_signature: Annotated[str | None, Header(alias="webhook-signature")] = None,
-    ) -> JSONResponse:
+    ) -> Response:
         adapter = adapter_for(source)
         if adapter is None:
             raise Problem(404, "Unknown source", f"known sources: {', '.join(ADAPTERS)}", field="source")
         body = await _read_limited(request, limit)
         try:
-            tenant_id = intake.authenticate(coachline_tenant, source, request.headers, body)
+            webhook = intake.authenticate(coachline_tenant, source, request.headers, body)
         except Unauthenticated as exc:
             raise Problem(401, "Not signed for this tenant and source", exc.reason, field=exc.field,
                           headers={"WWW-Authenticate": 'Signature realm="coachline-intake"'}) from None
@@ -135,7 +154,17 @@ def router(intake: Intake, settings: Settings) -> APIRouter:
             raise Problem(413, "Too many records",
                           f"at most {settings.max_events_per_request} records per request", field="body")
         try:
-            result = await intake.take(adapter, tenant_id, records)
+            result = await intake.take(adapter, webhook, records)
+        except AlreadyTaken:
+            return Response(AlreadyTakenAnswer(status="already-taken", webhook_id=webhook.id).model_dump_json(),
+                            status_code=200, media_type="application/json")
+        except InProgress:
+            raise Problem(409, "Being taken", "a request with this webhook-id is being taken; retry to learn its "
+                          "outcome", headers={"Retry-After": "1"}, field="webhook-id") from None
+        except WindowFull as exc:
+            raise Problem(429, "Too many webhook ids", f"this tenant's remembered webhook ids are at their limit; "
+                          f"retry after {exc.retry_after_s} s", headers={"Retry-After": str(exc.retry_after_s)},
+                          field="webhook-id") from None
         except RateLimited as exc:
             raise Problem(429, "Rate limit", f"too many records for this tenant; retry after {exc.retry_after_s} s",
                           headers={"Retry-After": str(exc.retry_after_s)}, field="body") from None
@@ -147,10 +176,10 @@ def router(intake: Intake, settings: Settings) -> APIRouter:
             first = result.rejected[0].rejection
             raise Problem(422, "No record could be mapped", "Each record is listed with its reason; all went to the "
                           "dead-letter topic.", field=first.field if first else None,
-                          lines=[line.model_dump() for line in lines[:settings.max_events_per_request]])
-        answer = BatchAnswer(accepted=len(result.accepted), rejected=len(result.rejected),
-                             event_ids=[e.id for e in result.events], lines=lines)
-        return JSONResponse(answer.model_dump(), status_code=202)
+                          lines=lines)
+        answer = {"accepted": len(result.accepted), "rejected": len(result.rejected),
+                  "event_ids": [e.id for e in result.events], "lines": lines}
+        return Response(to_json(answer), status_code=202, media_type="application/json")
 
     return api
 

@@ -17,17 +17,16 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter
 
 from coachline.envelope import CloudEvent
-from coachline.signing import InvalidSignature, verify
+from coachline.signing import HEADER_TIMESTAMP, TOLERANCE_S, InvalidSignature, verify
 from coachline_intake.domain.pseudonym import pseudonym, scrub
 from coachline_intake.domain.records import Context
+from coachline_intake.domain.replay import ReplayGuard
 from coachline_intake.domain.sources import ADAPTERS, Adapter
 from coachline_intake.domain.translate import Outcome, Record, record_of_message, split_body, translate_record
 from coachline_intake.settings import Settings, SourceSecrets, read_secrets_file
 
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}")
-
-Publish = Callable[[CloudEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,8 @@ class DeadLetter:
     body: bytes
 
 
-PublishDeadLetter = Callable[[DeadLetter], Awaitable[None]]
+# Hands canonical events and dead letters to Kafka together; returns once Kafka acknowledged all of them.
+Deliver = Callable[[list[CloudEvent], list[DeadLetter]], Awaitable[None]]
 
 
 class Unauthenticated(Exception):
@@ -58,6 +58,16 @@ class RateLimited(Exception):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"retry after {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A request whose signature holds: the tenant and source it is for, its ``webhook-id`` and timestamp."""
+
+    tenant_id: str
+    source: str
+    id: str
+    sent_at: int
 
 
 class DeliveryFailed(Exception):
@@ -160,20 +170,19 @@ def translate_records(adapter: Adapter, records: list[Record], context: Context)
 class Intake:
     """Takes platform input for one tenant and source into the canonical stream."""
 
-    def __init__(self, settings: Settings, publish: Publish, publish_dead_letter: PublishDeadLetter,
-                 registry: CollectorRegistry) -> None:
+    def __init__(self, settings: Settings, deliver: Deliver, registry: CollectorRegistry) -> None:
         self.settings = settings
-        self.publish = publish
-        self.publish_dead_letter = publish_dead_letter
+        self.deliver = deliver
         self.secrets = SecretStore(settings.source_secrets, settings.source_secrets_file)
         self.limiter = RateLimiter(settings.rate_limit_events_per_s, settings.rate_limit_burst)
+        self.replays = ReplayGuard(TOLERANCE_S, settings.remembered_webhook_ids)
         self.records = Counter("coachline_intake_records", "Platform records taken in, by source and outcome.",
                                ["source", "outcome"], registry=registry)
         self.events = Counter("coachline_intake_canonical_events", "Canonical events published, by source.",
                               ["source"], registry=registry)
 
-    def authenticate(self, tenant_id: str | None, source: str, headers: Mapping[str, str], body: bytes) -> str:
-        """The tenant the request is signed for, or :class:`Unauthenticated`."""
+    def authenticate(self, tenant_id: str | None, source: str, headers: Mapping[str, str], body: bytes) -> Webhook:
+        """The tenant, source and webhook id the request is signed for, or :class:`Unauthenticated`."""
         if not tenant_id:
             raise Unauthenticated("the coachline-tenant header is missing", "coachline-tenant")
         secrets = self.secrets.secrets(tenant_id, source) if len(tenant_id) <= 128 else []
@@ -181,51 +190,58 @@ class Intake:
             # Same answer as a wrong signature: a caller learns nothing about which tenants exist.
             raise Unauthenticated("no signature matches the body under this source's secrets", "webhook-signature")
         try:
-            verify(secrets, headers, body)
+            webhook_id = verify(secrets, headers, body)
         except InvalidSignature as exc:
             header = next((h for h in ("webhook-id", "webhook-timestamp") if h in str(exc)), "webhook-signature")
             raise Unauthenticated(str(exc), header) from None
-        return tenant_id
+        sent_at = next(int(value) for name, value in headers.items() if name.lower() == HEADER_TIMESTAMP)
+        return Webhook(tenant_id, source, webhook_id, sent_at)
 
     def read(self, adapter: Adapter, body: bytes, content_type: str) -> list[Record]:
         return split_body(body, content_type, adapter)
 
-    async def take(self, adapter: Adapter, tenant_id: str, records: list[Record]) -> BatchResult:
-        """Translate, publish the good records' events, dead-letter the bad records; returns once Kafka has all."""
-        self.limiter.take(tenant_id, len(records))
-        return await self._take(adapter, tenant_id, records)
+    async def take(self, adapter: Adapter, webhook: Webhook, records: list[Record]) -> BatchResult:
+        """Translate, publish the good records' events, dead-letter the bad records; returns once Kafka has all.
+
+        A webhook id this tenant and source already had taken raises :class:`AlreadyTaken` instead
+        (:class:`InProgress` while that request is still being taken, :class:`WindowFull` when the
+        tenant remembers as many ids as allowed), and publishes nothing.
+        """
+        self.replays.claim(webhook.tenant_id, webhook.source, webhook.id, webhook.sent_at)
+        try:
+            self.limiter.take(webhook.tenant_id, len(records))
+            result = await self._take(adapter, webhook.tenant_id, records)
+        except BaseException:
+            self.replays.release(webhook.tenant_id, webhook.source, webhook.id)
+            raise
+        self.replays.settle(webhook.tenant_id, webhook.source, webhook.id, webhook.sent_at)
+        return result
 
     async def take_message(self, adapter: Adapter, tenant_id: str | None, value: bytes) -> BatchResult:
         """One message of a ``cc.raw.<source>.v1`` topic; Kafka's own back-pressure replaces the rate limit."""
         record = record_of_message(value, adapter)
         if not tenant_id or not _IDENTIFIER.fullmatch(tenant_id):
-            await self._deliver(self.publish_dead_letter(DeadLetter(
+            await self._deliver([], [DeadLetter(
                 tenant_id or "unknown", adapter.name, 1, "the coachline-tenant header is missing or not an identifier",
-                "coachline-tenant", scrub(record.raw, self.settings.phone_region).encode())))
+                "coachline-tenant", scrub(record.raw, self.settings.phone_region).encode())])
             self.records.labels(adapter.name, "rejected").inc()
             return BatchResult([])
         return await self._take(adapter, tenant_id, [record])
 
-    async def _deliver(self, work: Awaitable[None]) -> None:
+    async def _deliver(self, events: list[CloudEvent], dead_letters: list[DeadLetter]) -> None:
         try:
             async with asyncio.timeout(self.settings.publish_timeout_s):
-                await work
+                await self.deliver(events, dead_letters)
         except TimeoutError:
             raise DeliveryFailed(f"Kafka did not acknowledge within {self.settings.publish_timeout_s:g} s") from None
 
     async def _take(self, adapter: Adapter, tenant_id: str, records: list[Record]) -> BatchResult:
         context = context_for(self.settings, tenant_id)
         result = translate_records(adapter, records, context)
-
-        async def deliver() -> None:
-            await publish_in_order(result.events, self.publish)
-            for outcome in result.rejected:
-                assert outcome.rejection is not None
-                await self.publish_dead_letter(DeadLetter(
-                    tenant_id, adapter.name, outcome.record.line, outcome.rejection.reason,
-                    outcome.rejection.field, context.scrub(outcome.record.raw).encode()))
-
-        await self._deliver(deliver())
+        dead_letters = [DeadLetter(tenant_id, adapter.name, o.record.line, o.rejection.reason, o.rejection.field,
+                                   context.scrub(o.record.raw).encode())
+                        for o in result.outcomes if o.rejection is not None]
+        await self._deliver(result.events, dead_letters)
         self.records.labels(adapter.name, "accepted").inc(len(result.accepted))
         self.records.labels(adapter.name, "rejected").inc(len(result.rejected))
         self.events.labels(adapter.name).inc(len(result.events))
@@ -237,15 +253,3 @@ class Intake:
 def adapter_for(source: str) -> Adapter | None:
     return ADAPTERS.get(source)
 
-
-async def publish_in_order(events: list[CloudEvent], publish: Publish) -> None:
-    """Publish every event; events sharing a key go one after another so their order holds."""
-    by_key: dict[str, list[CloudEvent]] = {}
-    for event in events:
-        by_key.setdefault(event.key, []).append(event)
-
-    async def in_sequence(chain: list[CloudEvent]) -> None:
-        for event in chain:
-            await publish(event)
-
-    await asyncio.gather(*(in_sequence(chain) for chain in by_key.values()))

@@ -34,6 +34,8 @@ class Settings(ServiceSettings):
     rate_limit_events_per_s: float = Field(default=50_000.0, gt=0)
     rate_limit_burst: int = Field(default=100_000, ge=1)
     publish_timeout_s: float = Field(default=10.0, gt=0)
+    # Webhook ids remembered per tenant for replay refusal (about 300 bytes each); past it, 429.
+    remembered_webhook_ids: int = Field(default=100_000, ge=1)
     raw_topics: bool = True
 
     @field_validator("survey_dimensions", mode="before")

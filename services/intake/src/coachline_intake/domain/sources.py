@@ -35,7 +35,7 @@ ADAPTERS: dict[str, Adapter] = {a.name: a for a in [
     Adapter("amazon-connect", amazon_connect.translate, frozenset({"json"}),
             "Amazon Connect contact records (CTR) and agent event stream records."),
     Adapter("genesys-cloud", genesys_cloud.translate, frozenset({"json"}),
-            "Genesys Cloud analytics conversation detail records."),
+            "Genesys Cloud analytics conversation detail records and real-time notifications."),
     Adapter("twilio-taskrouter", twilio_taskrouter.translate, frozenset({"json", "form"}),
             "Twilio TaskRouter event callbacks (task, reservation, worker activity)."),
     Adapter("asterisk", asterisk.translate, frozenset({"text"}), "Asterisk queue_log lines."),

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from coachline.contracts.registry import EVENT_TYPES
 from coachline.envelope import CloudEvent, deterministic_id, validation_summary
@@ -113,13 +114,12 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _json_record(line: int, text: str) -> Record:
+    # pydantic-core's parser: several times faster than json's; its message names the position, never
+    # the input, and nesting deeper than its limit (which no platform sends) is an error like any other.
     try:
-        return Record(line, text, json.loads(text))
-    except json.JSONDecodeError as exc:
-        return Record(line, text, error=Rejected(f"not JSON: {exc.msg} at column {exc.colno}", "body"))
-    except (ValueError, RecursionError):
-        # RecursionError: nesting deeper than the parser follows, which no platform sends.
-        return Record(line, text, error=Rejected("not JSON, or nested too deeply", "body"))
+        return Record(line, text, from_json(text))
+    except ValueError as exc:
+        return Record(line, text, error=Rejected(f"not JSON: {exc}", "body"))
 
 
 def translate_record(adapter: Adapter, record: Record, context: Context) -> Outcome:
