@@ -6,9 +6,10 @@ schemas and consumer group), feeds them the simulated contact centre, and measur
 - intake: events/s over HTTP in signed NDJSON batches, and request latency at a fixed rate;
 - end to end: at fixed rates, the time from posting an event to seeing its figure on the KPI SSE
   stream (a probe client), and the kpi consumer's lag when the load stops;
-- kpi from a backlog: a simulated day written straight to Kafka, folded as fast as kpi can (and
-  ``coachline kpi rebuild`` when that command exists);
-- memory: RSS of each service, and the KPI schema's size scaled to 10,000 agents;
+- kpi from a backlog: a simulated day written straight to Kafka while kpi is stopped, folded as fast
+  as kpi can once started (and ``coachline kpi rebuild`` when that command exists);
+- memory: RSS of each service, and the KPI schema's size scaled to 10,000 agents: the projection's
+  state (figures, fold state) apart from the inbox;
 - the limit: a bare aiokafka consumer that only reads and decodes the same events, and Kafka's own
   ProducerPerformance / ConsumerPerformance tools; our figures as ratios of it.
 
@@ -72,7 +73,7 @@ class Sizes:
 
 
 FULL = Sizes(intake_events=20_000, fixed_rate=500, fixed_seconds=20, e2e_rates=(500, 2_000, 5_000),
-             e2e_seconds=30, backlog_agents=40, perf_records=500_000, drain_timeout_s=120, workload_agents=400)
+             e2e_seconds=30, backlog_agents=160, perf_records=500_000, drain_timeout_s=120, workload_agents=400)
 SMOKE = Sizes(intake_events=3_000, fixed_rate=200, fixed_seconds=3, e2e_rates=(100,), e2e_seconds=4,
               backlog_agents=8, perf_records=5_000, drain_timeout_s=90, workload_agents=100)
 
@@ -107,6 +108,7 @@ class Stack:
     urls: dict[str, str] = field(default_factory=dict)
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="coachline-bench-")))
     secrets: dict[str, str] = field(default_factory=dict)
+    tenants: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -127,28 +129,45 @@ class Stack:
         return self.secrets.setdefault(tenant, new_secret())
 
     def start(self, tenants: Sequence[str]) -> None:
-        source_secrets = {t: {"generic": [self.secret(t)]} for t in tenants}
+        self.tenants = list(tenants)
+        for name in ("intake", "kpi"):
+            self.start_one(name)
+
+    def start_one(self, name: str) -> None:
+        """Start one service (again: a restarted kpi keeps its port, schema and consumer group)."""
+        from coachline.testing import free_port
+
+        source_secrets = {t: {"generic": [self.secret(t)]} for t in self.tenants}
         base = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.kafka, "DATABASE_URL": self.database,
                 "COACHLINE_TOPIC_PREFIX": self.prefix, "COACHLINE_ENVIRONMENT": "test",
                 "COACHLINE_LOG_LEVEL": "WARNING",
                 "COACHLINE_OIDC_ISSUER": "coachline-bench", "COACHLINE_OIDC_AUDIENCE": "coachline",
                 "COACHLINE_OIDC_JWKS": jwks_of([("bench", self.key.public_key())])}
-        for name in ("intake", "kpi"):
-            from coachline.testing import free_port
+        port = int(self.urls[name].rsplit(":", 1)[1]) if name in self.urls else free_port()
+        prefix = name.upper() + "_"
+        env = {**base, f"{prefix}HTTP_PORT": str(port), f"{prefix}DB_SCHEMA": f"{name}_bench{self.run_id}",
+               f"{prefix}CONSUMER_GROUP": f"{name}-bench{self.run_id}"}
+        if name == "kpi":
+            # The simulated days have fixed dates: what a day leaves is measured, not what retention keeps.
+            env["KPI_QUARTER_RETENTION_DAYS"] = "0"
+        if name == "intake":
+            env |= {"INTAKE_SOURCE_SECRETS": json.dumps(source_secrets),
+                    "INTAKE_RATE_LIMIT_EVENTS_PER_S": "10000000", "INTAKE_RATE_LIMIT_BURST": "10000000",
+                    # A slow acknowledgement is what is measured here, not a reason to answer 503.
+                    "INTAKE_PUBLISH_TIMEOUT_S": "120"}
+        log = (self.logs / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen([sys.executable, "-m", f"coachline_{name}"], env=env,
+                                                stdout=log, stderr=subprocess.STDOUT)
+        self.urls[name] = f"http://127.0.0.1:{port}"
 
-            port = free_port()
-            prefix = name.upper() + "_"
-            env = {**base, f"{prefix}HTTP_PORT": str(port), f"{prefix}DB_SCHEMA": f"{name}_bench{self.run_id}",
-                   f"{prefix}CONSUMER_GROUP": f"{name}-bench{self.run_id}"}
-            if name == "intake":
-                env |= {"INTAKE_SOURCE_SECRETS": json.dumps(source_secrets),
-                        "INTAKE_RATE_LIMIT_EVENTS_PER_S": "10000000", "INTAKE_RATE_LIMIT_BURST": "10000000",
-                        # A slow acknowledgement is what is measured here, not a reason to answer 503.
-                        "INTAKE_PUBLISH_TIMEOUT_S": "120"}
-            log = (self.logs / f"{name}.log").open("wb")
-            self.processes[name] = subprocess.Popen([sys.executable, "-m", f"coachline_{name}"], env=env,
-                                                    stdout=log, stderr=subprocess.STDOUT)
-            self.urls[name] = f"http://127.0.0.1:{port}"
+    def stop_one(self, name: str) -> None:
+        proc = self.processes[name]
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     async def ready(self, limit_s: float = 120) -> None:
         deadline = time.monotonic() + limit_s
@@ -177,11 +196,8 @@ class Stack:
     def stop(self) -> None:
         for proc in self.processes.values():
             proc.terminate()
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for name in self.processes:
+            self.stop_one(name)
 
     async def drop_slice(self) -> None:
         """Remove the run's topics, schemas and consumer groups, so repeated runs leave nothing behind."""
@@ -361,35 +377,55 @@ class Probe:
                                "mean": _ms(statistics.fmean(values)) if values else None}}
 
 
-async def lag(stack: Stack, topic: str) -> int | None:
-    """Messages of ``topic`` the kpi consumer group has not committed yet; None when it has no offsets."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka)
-    await admin.start()
-    await consumer.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(stack.kpi_group)
-        name = stack.prefix + topic
-        parts = [TopicPartition(name, p) for p in (consumer.partitions_for_topic(name) or set())]
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = [TopicPartition(name, p) for p in (consumer.partitions_for_topic(name) or set())]
-        ends = await consumer.end_offsets(parts)
-        mine = {tp: meta.offset for tp, meta in committed.items() if tp.topic == name}
-        if not mine:
+class GroupLag:
+    """What the kpi consumer group has not committed yet, read through clients kept open between reads."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka)
+
+    async def __aenter__(self) -> GroupLag:
+        await self.admin.start()
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.consumer.stop()
+        await self.admin.close()
+
+    async def behind(self, *topics: str, started: bool = True) -> int | None:
+        """Messages of ``topics`` not committed yet (a topic the group has not read yet counts in full);
+        None while the group has committed nothing at all, unless it is known not to have ``started``."""
+        committed = await self.admin.list_consumer_group_offsets(self.stack.kpi_group)
+        if not committed and started:
             return None
-        return sum(max(0, end - mine.get(tp, 0)) for tp, end in ends.items())
-    finally:
-        await consumer.stop()
-        await admin.close()
+        behind = 0
+        for topic in topics:
+            name = self.stack.prefix + topic
+            parts = [TopicPartition(name, p) for p in (self.consumer.partitions_for_topic(name) or set())]
+            if not parts:
+                await self.consumer._client.force_metadata_update()
+                parts = [TopicPartition(name, p) for p in (self.consumer.partitions_for_topic(name) or set())]
+            ends = await self.consumer.end_offsets(parts)
+            mine = {tp: meta.offset for tp, meta in committed.items() if tp.topic == name}
+            behind += sum(max(0, end - mine.get(tp, 0)) for tp, end in ends.items())
+        return behind
 
 
-async def drain(stack: Stack, limit_s: float) -> tuple[float | None, int | None]:
-    """Seconds until the kpi consumer has caught up on interactions (None if not within ``limit_s``)."""
+async def lag(stack: Stack, *topics: str) -> int | None:
+    """Messages of ``topics`` the kpi consumer group has not committed yet; None when it has no offsets."""
+    async with GroupLag(stack) as group:
+        return await group.behind(*topics)
+
+
+async def drain(stack: Stack, limit_s: float, topics: Sequence[str] = (INTERACTIONS,)
+                ) -> tuple[float | None, int | None]:
+    """Seconds until the kpi consumer has caught up on ``topics`` (None if not within ``limit_s``)."""
     started = time.perf_counter()
     behind: int | None = None
     while time.perf_counter() - started < limit_s:
-        behind = await lag(stack, INTERACTIONS)
+        behind = await lag(stack, *topics)
         if behind == 0:
             return round(time.perf_counter() - started, 2), 0
         await asyncio.sleep(0.5)
@@ -443,22 +479,58 @@ async def end_to_end(stack: Stack, sizes: Sizes, seed: int) -> list[dict[str, An
 # -- kpi from a backlog, rebuild, state size ----------------------------------------------------------------
 
 
-async def schema_bytes(database: str, schema: str) -> int:
+# The kpi schema's tables by what they hold: the figures are read from the sums; the fold's state
+# (contacts, customers, agents, sessions, agent state changes) is what late events are folded against.
+STATE = {"figures": ("kpi_sums",), "fold_state": ("kpi_entities", "agent_marks"), "inbox": ("inbox",)}
+BACKLOG_TOPICS = (INTERACTIONS, "cc.agent-states.v1", "cc.surveys.v1", "cc.roster.v1")
+
+
+async def state_bytes(database: str, schema: str, *, compact: bool = False) -> dict[str, int]:
+    """Bytes on disk (tables, indexes, TOAST) of each part of ``STATE`` and of the whole schema.
+
+    ``compact``: what the live rows take, copied into fresh tables of the same definition, without the
+    row versions that updates leave behind until vacuum reuses their room (VACUUM FULL would keep any
+    that a transaction elsewhere on the server might still see).
+    """
     conn = await asyncpg.connect(database)
     try:
-        return int(await conn.fetchval(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')", schema))
+        sizes = {r["relname"]: int(r["bytes"]) for r in await conn.fetch(
+            "SELECT c.relname, pg_total_relation_size(c.oid) AS bytes FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')", schema)}
+        if compact:
+            for table in (t for tables in STATE.values() for t in tables):
+                sizes[table] = await _copied_bytes(conn, schema, table)
     finally:
         await conn.close()
+    out = {part: sum(sizes.get(t, 0) for t in tables) for part, tables in STATE.items()}
+    return out | {"schema": sum(sizes.values())}
+
+
+async def _copied_bytes(conn: asyncpg.Connection, schema: str, table: str) -> int:
+    source = f'"{schema}".{table}'
+    async with conn.transaction():
+        await conn.execute(f"CREATE TEMP TABLE bench_copy (LIKE {source} INCLUDING ALL EXCLUDING INDEXES) "
+                           "ON COMMIT DROP")
+        options = await conn.fetchval("SELECT reloptions FROM pg_class WHERE oid = $1::regclass", source)
+        if options:
+            await conn.execute(f"ALTER TABLE bench_copy SET ({', '.join(options)})")
+        await conn.execute(f"INSERT INTO bench_copy SELECT * FROM {source}")
+        # Built after the rows are in, as VACUUM FULL would rebuild them.
+        for definition in await conn.fetch("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2",
+                                           schema, table):
+            await conn.execute("CREATE INDEX ON bench_copy USING " + definition[0].split(" USING ", 1)[1])
+        return int(await conn.fetchval("SELECT pg_total_relation_size('bench_copy')"))
 
 
 async def backlog(stack: Stack, sizes: Sizes, seed: int) -> dict[str, Any]:
-    """A simulated day written straight to Kafka; how fast kpi folds it, and what state it leaves."""
+    """A simulated day written to Kafka while kpi is stopped; how fast kpi folds it once started, and
+    what state the day leaves."""
     schema = f"kpi_bench{stack.run_id}"
-    before = await schema_bytes(stack.database, schema)
     out = simulate(standard_centre(1, sizes.backlog_agents, "UTC", "bench-day"), datetime(2026, 11, 23, tzinfo=UTC),
                    1, seed)
+    await drain(stack, sizes.drain_timeout_s, BACKLOG_TOPICS)
+    stack.stop_one("kpi")
+    before = await state_bytes(stack.database, schema, compact=True)
     sink = KafkaSink(stack.kafka, stack.prefix)
     await sink.start()
     started = time.perf_counter()
@@ -469,18 +541,40 @@ async def backlog(stack: Stack, sizes: Sizes, seed: int) -> dict[str, Any]:
     finally:
         await sink.close()
     written = time.perf_counter() - started
-    drained, behind = await drain(stack, sizes.drain_timeout_s * 5)
-    total = time.perf_counter() - started
-    after = await schema_bytes(stack.database, schema)
+    total = len(out.roster) + len(out.events)
+    async with GroupLag(stack) as group:
+        waiting = await group.behind(*BACKLOG_TOPICS, started=False) or 0
+        started = time.perf_counter()
+        stack.start_one("kpi")
+        # The group's lag moves as batches commit; the rate between its first and last move is the
+        # sustained one (start-up and the consumer group's join are left out, and reported as the wall time).
+        first: tuple[float, int] | None = None
+        last = (started, waiting)
+        deadline = started + sizes.drain_timeout_s * 5
+        while last[1] > 0 and time.perf_counter() < deadline:
+            behind = await group.behind(*BACKLOG_TOPICS)
+            if behind is not None and behind < last[1]:
+                last = (time.perf_counter(), behind)
+                first = first or last
+            await asyncio.sleep(0.1)
+    wall = last[0] - started
+    await stack.ready()
+    drained, behind = await drain(stack, sizes.drain_timeout_s, BACKLOG_TOPICS)
+    after_disk = await state_bytes(stack.database, schema)
+    after = await state_bytes(stack.database, schema, compact=True)
     agents = len({e.data.agent_id for e in out.events if e.type == "cc.agent.state-changed.v1"})  # type: ignore[attr-defined]
     interactions = sum(1 for e in out.events if e.topic == INTERACTIONS)
-    per_10k = (after - before) * 10_000 / agents if agents else None
-    return {"events": len(out.events), "interaction_events": interactions, "agents": agents,
-            "kafka_write_s": round(written, 2), "caught_up_s": round(total, 2) if drained is not None else None,
-            "lag_left": behind,
-            "events_per_s": round(len(out.events) / total) if drained is not None else None,
-            "kpi_state_bytes": after - before,
-            "kpi_state_mib_per_10k_agents_day": round(per_10k / 2**20, 1) if per_10k is not None else None}
+
+    def per_10k(part: str, sizes_after: dict[str, int]) -> float | None:
+        return round((sizes_after[part] - before[part]) * 10_000 / agents / 2**20, 1) if agents else None
+
+    sustained = (first[1] - last[1]) / (last[0] - first[0]) if first and last[0] > first[0] else None
+    return {"events": total, "waiting_at_start": waiting, "interaction_events": interactions, "agents": agents,
+            "kafka_write_s": round(written, 2), "lag_left": behind if drained is None else 0,
+            "wall_s_from_start": round(wall, 2), "events_per_s": round(sustained) if sustained else None,
+            "events_per_s_from_start": round(waiting / wall) if wall > 0 else None,
+            "state_mib_per_10k_agents_day": {part: per_10k(part, after) for part in (*STATE, "schema")},
+            "state_on_disk_mib_per_10k_agents_day": {part: per_10k(part, after_disk) for part in (*STATE, "schema")}}
 
 
 def rebuild(stack: Stack) -> dict[str, Any]:
@@ -635,9 +729,16 @@ def table(report: dict[str, Any]) -> str:
     b = report.get("backlog", {})
     if not failed("kpi fold from backlog", b):
         add("kpi fold from backlog events/s", b.get("events_per_s"),
-            f"{b.get('events')} events of a {b.get('agents')}-agent day")
-        add("kpi state per 10,000 agents (one day)", f"{b.get('kpi_state_mib_per_10k_agents_day')} MiB",
-            f"extrapolated from {b.get('agents')} agents")
+            f"{b.get('events')} events of a {b.get('agents')}-agent day; {b.get('events_per_s_from_start')}/s "
+            f"from process start ({b.get('wall_s_from_start')} s)")
+        state = b.get("state_mib_per_10k_agents_day", {})
+        disk = b.get("state_on_disk_mib_per_10k_agents_day", {})
+        add("kpi projection state per 10,000 agents (one day)",
+            f"{state.get('figures')} + {state.get('fold_state')} MiB",
+            f"figures (kpi_sums) + fold state (entities, agent marks), compacted; on disk before vacuum "
+            f"{disk.get('figures')} + {disk.get('fold_state')}; extrapolated from {b.get('agents')} agents")
+        add("kpi inbox per 10,000 agents (one day)", f"{state.get('inbox')} MiB",
+            f"kept for the dedupe horizon (KPI_INBOX_HORIZON_DAYS); on disk before vacuum {disk.get('inbox')}")
     rb = report.get("rebuild", {})
     if not failed("kpi rebuild", rb):
         add("kpi rebuild events/s", rb.get("events_per_s"), rb.get("skipped", ""))

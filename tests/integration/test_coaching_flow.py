@@ -58,7 +58,8 @@ class Coaching:
 @pytest.fixture
 async def coaching(settings_for, run_app, service_env, publish, identity) -> AsyncIterator[Coaching]:
     # A KPI service that has no figures yet: the effect is then "not enough data" on both sides.
-    no_figures = httpx.MockTransport(lambda request: httpx.Response(200, json={"items": []}))
+    no_figures = httpx.MockTransport(lambda request: httpx.Response(
+        200, json={"kpis": {request.url.params["kpi"]: {"value": None, "sample": "0"}}}))
     url = await run_app(create_app(settings_for(Settings), kpis=KpiService("http://kpi", 5, transport=no_figures)))
     await publish(*rostered(), submitted("e-5"))
     lead = identity.headers("acme", "team_lead", subject="tl-3", teams=("t-north",))

@@ -50,7 +50,8 @@ def near_valid(valid: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 @pytest.fixture
 async def coaching(settings_for, run_app, identity) -> tuple[str, dict[str, str], str]:
-    no_figures = httpx.MockTransport(lambda request: httpx.Response(200, json={"items": []}))
+    no_figures = httpx.MockTransport(lambda request: httpx.Response(
+        200, json={"kpis": {request.url.params["kpi"]: {"value": None, "sample": "0"}}}))
     url: str = await run_app(create_app(settings_for(Settings), kpis=KpiService("http://kpi", 5, transport=no_figures)))
     admin = identity.headers("acme", "admin", subject="root")
     async with httpx.AsyncClient(base_url=url, timeout=30) as c:
@@ -80,7 +81,8 @@ async def test_any_write_gets_a_success_or_a_problem_never_a_server_error(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(segment=st.text(min_size=1, max_size=140))
+# "." and ".." are not ids: URL parsers resolve them as path steps before the request is sent.
+@given(segment=st.text(min_size=1, max_size=140).filter(lambda s: s not in {".", ".."}))
 async def test_any_path_id_gets_an_answer_or_a_problem(coaching: tuple[str, dict[str, str], str],
                                                        segment: str) -> None:
     url, admin, _ = coaching

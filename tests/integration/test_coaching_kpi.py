@@ -44,6 +44,12 @@ def contacts(n: int, day: datetime, talk_s: str, tag: str) -> list[CloudEvent]:
     return out
 
 
+def surveys(scores: tuple[int, ...], day: datetime, tag: str) -> list[CloudEvent]:
+    return [event("cc.survey.answered.v1", {"survey_id": f"s-{tag}-{i}", "interaction_id": f"c-{tag}-{i}",
+                                            "agent_id": "a-17", "occurred_at": day, "csat": score}, f"s-{tag}-{i}")
+            for i, score in enumerate(scores)]
+
+
 async def publish(service_env: dict[str, str], events: list[CloudEvent]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"], enable_idempotence=True)
     await producer.start()
@@ -65,8 +71,11 @@ async def test_goal_progress_and_the_effect_of_a_period_come_from_the_kpi_servic
                                           "occurred_at": TODAY - timedelta(days=30)}, "r-t"),
               event("cc.roster.agent.v1", {"agent_id": "a-17", "team_id": "t-north",
                                            "occurred_at": TODAY - timedelta(days=30)}, "r-a")]
-    # Before the period: 5 contacts of 100 + 20 s (AHT 120). During: 6 contacts of 180 + 20 s (AHT 200).
-    await publish(service_env, [*roster, *contacts(5, YESTERDAY, "100", "before"), *contacts(6, TODAY, "180", "now")])
+    # Before the period: 5 contacts of 100 + 20 s (AHT 120), 3 of 5 customers satisfied (CSAT 0.6).
+    # During: 6 contacts of 180 + 20 s (AHT 200), 5 of 6 satisfied (CSAT 0.833333).
+    before = [*contacts(5, YESTERDAY, "100", "before"), *surveys((5, 4, 2, 3, 5), YESTERDAY, "before")]
+    during = [*contacts(6, TODAY, "180", "now"), *surveys((5, 5, 4, 1, 4, 5), TODAY, "now")]
+    await publish(service_env, [*roster, *before, *during])
     lead = identity.headers("acme", "team_lead", subject="tl-3", teams=("t-north",))
 
     async with httpx.AsyncClient(timeout=30) as c:
@@ -74,8 +83,8 @@ async def test_goal_progress_and_the_effect_of_a_period_come_from_the_kpi_servic
             answer = await c.get(f"{kpi_url}/v1/kpis/series", headers=lead, params={
                 "scope": "agent", "scope_id": "a-17", "kind": "day", "since": YESTERDAY.date().isoformat(),
                 "until": TODAY.date().isoformat()})
-            handled = [i["figures"].get("handled") for i in answer.json().get("items", [])]
-            return answer.status_code == 200 and sorted(handled) == ["5", "6"]
+            answered = [(i["figures"].get("handled"), i["figures"].get("csat")) for i in answer.json().get("items", [])]
+            return answer.status_code == 200 and sorted(answered) == [("5", "0.600000"), ("6", "0.833333")]
 
         async def placed() -> bool:
             return (await c.get(f"{coaching_url}/v1/agents/a-17/periods", headers=lead)).status_code == 200
@@ -88,28 +97,38 @@ async def test_goal_progress_and_the_effect_of_a_period_come_from_the_kpi_servic
             "ends_on": (TODAY + timedelta(days=13)).date().isoformat()})
         assert opened.status_code == 201, opened.text
         pid = opened.json()["period_id"]
-        goal = await c.post(f"{coaching_url}/v1/periods/{pid}/goals", headers=lead, json={
-            "kind": "kpi", "kpi": "aht_s", "target": "150", "due_on": opened.json()["ends_on"],
-            "description": "Shorter wrap-up"})
-        assert goal.status_code == 201, goal.text
+        goals = {}
+        for kpi, target, description in (("aht_s", "150", "Shorter wrap-up"), ("csat", "0.8", "Happier callers")):
+            goal = await c.post(f"{coaching_url}/v1/periods/{pid}/goals", headers=lead, json={
+                "kind": "kpi", "kpi": kpi, "target": target, "due_on": opened.json()["ends_on"],
+                "description": description})
+            assert goal.status_code == 201, goal.text
+            goals[kpi] = goal.json()["goal_id"]
 
-        progress = await c.get(f"{coaching_url}/v1/goals/{goal.json()['goal_id']}/progress", headers=lead)
-        assert progress.status_code == 200, progress.text
-        assert (progress.json()["current"], progress.json()["on_track"]) == (
+        progress = {kpi: (await c.get(f"{coaching_url}/v1/goals/{goal_id}/progress", headers=lead)).json()
+                    for kpi, goal_id in goals.items()}
+        assert (progress["aht_s"]["current"], progress["aht_s"]["on_track"]) == (
             {"value": "200.0000", "sample": 6}, False)
+        # CSAT comes from the survey answers the KPI service summed: 5 of 6 satisfied.
+        assert (progress["csat"]["current"], progress["csat"]["on_track"]) == (
+            {"value": "0.8333", "sample": 6}, True)
 
         closed = await c.post(f"{coaching_url}/v1/periods/{pid}/close", headers=lead)
         assert closed.status_code == 200, closed.text
         summary = closed.json()
-        assert (summary["goals_achieved"], summary["goals_missed"]) == (0, 1)
-        assert summary["goals"][0]["value"] == "200.0000"
-        [aht] = summary["effects"]
+        assert (summary["goals_achieved"], summary["goals_missed"]) == (1, 1)
+        assert {g["kpi"]: (g["status"], g["value"]) for g in summary["goals"]} == {
+            "aht_s": ("missed", "200.0000"), "csat": ("achieved", "0.8333")}
+        effects = {e["kpi"]: e for e in summary["effects"]}
+        aht, csat = effects["aht_s"], effects["csat"]
         assert (aht["before"], aht["during"]) == ({"value": "120.0000", "sample": 5},
                                                  {"value": "200.0000", "sample": 6})
         assert (Decimal(aht["change"]), aht["improved"]) == (Decimal(80), False)
         assert aht["before_from"] == (TODAY - timedelta(days=14)).date().isoformat()
+        assert (csat["before"], csat["during"]) == ({"value": "0.6000", "sample": 5}, {"value": "0.8333", "sample": 6})
+        assert (Decimal(csat["change"]), csat["improved"]) == (Decimal("0.2333"), True)
 
         # The KPI service's own rule applies to the caller: another team's lead gets no figures through coaching.
         stranger = identity.headers("acme", "team_lead", teams=("t-south",))
-        refused = await c.get(f"{coaching_url}/v1/goals/{goal.json()['goal_id']}/progress", headers=stranger)
+        refused = await c.get(f"{coaching_url}/v1/goals/{goals['csat']}/progress", headers=stranger)
         assert refused.status_code == 403

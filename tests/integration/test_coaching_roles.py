@@ -38,7 +38,8 @@ PEOPLE: list[tuple[str, tuple[str, ...], dict[str, Any], bool, bool]] = [
 
 
 async def test_the_role_matrix(settings_for, run_app, service_env, publish, identity) -> None:
-    no_figures = httpx.MockTransport(lambda request: httpx.Response(200, json={"items": []}))
+    no_figures = httpx.MockTransport(lambda request: httpx.Response(
+        200, json={"kpis": {request.url.params["kpi"]: {"value": None, "sample": "0"}}}))
     url = await run_app(create_app(settings_for(Settings), kpis=KpiService("http://kpi", 5, transport=no_figures)))
     at = NOW - timedelta(days=10)
     await publish(

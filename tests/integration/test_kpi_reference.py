@@ -1,6 +1,8 @@
 """Reference test through the live service and through ``coachline kpi rebuild``: a simulated day,
 written to the topics as intake would publish it, gives the simulator's ground truth in every scope and window."""
 
+from datetime import datetime
+
 import pytest
 
 from coachline.persistence import create_pool
@@ -19,13 +21,14 @@ pytestmark = pytest.mark.integration
 
 
 async def figures_in(settings: Settings, truth: dict) -> dict:
+    """The figures as read at the end of the run, the moment the ground truth is computed for."""
+    policy = TenantPolicy()
     pool = await create_pool(settings.database_url, settings.db_schema)
     try:
         keys = [(r["scope"], r["scope_id"], r["window"]) for r in truth["tenants"]["demo"]["figures"]]
-        rows = await find_keys(pool, "demo", keys)
+        rows = await find_keys(pool, "demo", keys, policy, as_of=datetime.fromisoformat(truth["end"]))
     finally:
         await pool.close()
-    policy = TenantPolicy()
     return {(r["scope"], r["scope_id"], r["window_key"]): view(r, 5, policy).figures for r in rows}
 
 

@@ -6,8 +6,9 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -142,6 +143,35 @@ async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: str)
     return row is not None
 
 
+async def first_deliveries(conn: asyncpg.Connection, consumer: str, event_ids: Iterable[str]) -> set[str]:
+    """Record a batch's event ids in the inbox with one statement; returns those not processed before.
+
+    Like :func:`first_delivery`, inside the transaction of the effect. The ids go in sorted, so two
+    batches sharing ids wait for each other instead of deadlocking.
+    """
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING "
+        "RETURNING event_id", consumer, sorted(set(event_ids)))
+    return {r["event_id"] for r in rows}
+
+
+async def prune_inbox(conn: asyncpg.Connection, consumer: str, older_than: timedelta, *, chunk: int = 10_000) -> int:
+    """Forget ``consumer``'s event ids processed more than ``older_than`` ago (its dedupe horizon).
+
+    Call it outside a transaction: it deletes in chunks, each its own transaction, so a first sweep of
+    a large inbox never holds long locks. Returns how many rows went.
+    """
+    removed = 0
+    while True:
+        status = await conn.execute(
+            "DELETE FROM inbox WHERE ctid = ANY(ARRAY(SELECT ctid FROM inbox WHERE consumer = $1 "
+            "AND processed_at < now() - $2::interval LIMIT $3))", consumer, older_than, chunk)
+        count = int(status.split()[-1])
+        removed += count
+        if count < chunk:
+            return removed
+
+
 async def add_to_outbox(conn: asyncpg.Connection, topic: str, event: CloudEvent) -> None:
     """Queue ``event`` for publishing, in the caller's transaction, with the current trace context."""
     carrier: dict[str, str] = {}
@@ -176,6 +206,8 @@ class OutboxRelay:
         self.idle_s = idle_s
         self._task: asyncio.Task[None] | None = None
         self._tracer = trace.get_tracer(__name__)
+        # Age of the oldest row when the relay last read the outbox: how far behind publishing is.
+        self.oldest_age_s = 0.0
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published."""
@@ -183,8 +215,9 @@ class OutboxRelay:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", f"outbox:{self.schema}"):
                 return 0
             rows = await conn.fetch(
-                "SELECT id, topic, key, headers, body, trace FROM outbox ORDER BY id LIMIT $1", self.batch
+                "SELECT id, topic, key, headers, body, trace, created_at FROM outbox ORDER BY id LIMIT $1", self.batch
             )
+            self.oldest_age_s = (datetime.now(UTC) - rows[0]["created_at"]).total_seconds() if rows else 0.0
             for row in rows:
                 parent = propagate.extract(json.loads(row["trace"]))
                 token = otel_context.attach(parent)

@@ -25,7 +25,7 @@ from coachline.messaging import (
     subscribe,
     subscribe_batch,
 )
-from coachline.observability import metrics_registry, tracer_provider
+from coachline.observability import metrics_registry, register_database_metrics, tracer_provider
 from coachline.persistence import OutboxRelay, add_to_outbox, create_pool, migrate
 from coachline.settings import ServiceSettings
 
@@ -47,6 +47,9 @@ class Runtime:
         self._relay: OutboxRelay | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        if uses_database:
+            register_database_metrics(self.registry, settings.service_name, lambda: self._pool,
+                                      lambda: self._relay.oldest_age_s if self._relay else 0.0)
 
     def add_lifecycle(self, start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]) -> None:
         """Run ``start`` once the database and broker are up, and ``stop`` (in reverse order) before they close."""
@@ -64,12 +67,12 @@ class Runtime:
         subscribe(self.broker, self.settings, self.dead_letters, topic, handler, title=title, description=description)
         self.consumes.append(topic)
 
-    def subscribe_batch(self, topic: str, handler: BatchHandler, *, title: str, description: str,
+    def subscribe_batch(self, topics: list[str], handler: BatchHandler, *, title: str, description: str,
                         max_records: int = 500) -> None:
-        """Handle valid events on ``topic`` in batches; see :func:`coachline.messaging.subscribe_batch`."""
-        subscribe_batch(self.broker, self.settings, self.dead_letters, topic, handler, title=title,
+        """Handle valid events on ``topics`` in batches; see :func:`coachline.messaging.subscribe_batch`."""
+        subscribe_batch(self.broker, self.settings, self.dead_letters, topics, handler, title=title,
                         description=description, max_records=max_records)
-        self.consumes.append(topic)
+        self.consumes.extend(topics)
 
     def declare_publishers(self, topics: list[str], *, description: str) -> None:
         """Name what this service publishes, so its AsyncAPI document lists it."""

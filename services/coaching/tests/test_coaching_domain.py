@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -43,7 +44,7 @@ from coachline_coaching.domain.suggestions import (
     repeated_criteria,
     self_evaluation_gaps,
 )
-from coachline_coaching.kpi_client import combine
+from coachline_coaching.kpi_client import KpiService, KpiUnavailable
 
 pytestmark = pytest.mark.unit
 
@@ -142,21 +143,35 @@ def test_progress_says_whether_the_figure_so_far_meets_the_target() -> None:
     assert progress(kpi_goal(), Measurement(value=None, sample=2), **days).on_track is None
 
 
-def test_day_figures_combine_through_their_divisors_against_hand_computed_values() -> None:
-    days: list[dict[str, Decimal | None]] = [
-        {"aht_s": Decimal("300"), "handled": Decimal(10), "offered": Decimal(20), "short_abandoned": Decimal(2),
-         "service_level": Decimal("0.5"), "sales_value": Decimal("10.50")},
-        {"aht_s": Decimal("400"), "handled": Decimal(30), "offered": Decimal(12), "short_abandoned": Decimal(0),
-         "service_level": Decimal("0.75"), "sales_value": None},
-        # Below the KPI service's minimum sample: the ratio is hidden, so the day cannot count.
-        {"aht_s": None, "handled": Decimal(3), "offered": Decimal(3), "service_level": None},
-    ]
-    # (300*10 + 400*30) / 40 = 375; (0.5*18 + 0.75*12) / 30 = 0.6
-    assert combine("aht_s", days) == Measurement(value=Decimal("375.0000"), sample=40)
-    assert combine("service_level", days) == Measurement(value=Decimal("0.6000"), sample=30)
-    assert combine("sales_value", days) == Measurement(value=Decimal("10.50"), sample=1)
-    assert combine("csat", days) == Measurement(value=None, sample=0)
-    assert combine("aht_s", []) == Measurement(value=None, sample=0)
+async def test_a_goals_kpi_is_read_over_its_days_with_its_sample_on_behalf_of_the_caller() -> None:
+    asked: list[httpx.Request] = []
+    answers = iter([
+        httpx.Response(200, json={"kpis": {"csat": {"value": "0.833333", "sample": "12"}}}),
+        httpx.Response(200, json={"kpis": {"occupancy": {"value": "0.812000", "sample": "5400.250000"}}}),
+        httpx.Response(200, json={"kpis": {"csat": {"value": None, "sample": "3"}}}),
+        httpx.Response(200, json={"kpis": {}}),
+        httpx.Response(403, json={"title": "Forbidden"}),
+    ])
+
+    def kpi_service(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return next(answers)
+
+    kpis = KpiService("http://kpi", 5, transport=httpx.MockTransport(kpi_service)).on_behalf_of("Bearer t")
+    first, last = date(2026, 11, 2), date(2026, 11, 15)
+    # Kept to four decimal places, as goals and coaching.v1 carry them.
+    assert await kpis.measure("acme", "csat", Scope.AGENT, "a-17", first, last) == Measurement(
+        value=Decimal("0.8333"), sample=12)
+    assert dict(asked[0].url.params) == {"scope": "agent", "scope_id": "a-17", "kpi": "csat", "since": "2026-11-02",
+                                         "until": "2026-11-15"}
+    assert (asked[0].url.path, asked[0].headers["authorization"]) == ("/v1/kpis/range", "Bearer t")
+    # Occupancy's sample is seconds of time in state.
+    assert await kpis.measure("acme", "occupancy", Scope.TEAM, "t-north", first, last) == Measurement(
+        value=Decimal("0.812"), sample=5400)
+    assert await kpis.measure("acme", "csat", Scope.AGENT, "a-17", first, last) == Measurement(value=None, sample=3)
+    for _ in range(2):
+        with pytest.raises(KpiUnavailable):
+            await kpis.measure("acme", "csat", Scope.AGENT, "a-17", first, last)
 
 
 # Sessions and actions -----------------------------------------------------------------------------

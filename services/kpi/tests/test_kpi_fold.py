@@ -164,6 +164,25 @@ def test_time_in_state_is_split_across_windows_and_late_marks_split_intervals() 
     assert f["occupancy"] == Decimal("0.750000")  # 1800 s handling ÷ (1800 + 600 s available)
 
 
+def test_two_changes_in_one_millisecond_keep_the_platforms_order_and_the_current_state_counts_so_far() -> None:
+    def mark(event_id: str, minutes: int, state: str, sequence: int) -> CloudEvent:
+        return event("cc.agent.state-changed.v1", "acme", {
+            "agent_id": "a-1", "team_id": "t-1", "state": state, "occurred_at": T0 + timedelta(minutes=minutes),
+            "sequence": sequence}, event_id)
+
+    # Back from a break and straight onto a waiting contact: the ids sort the other way round.
+    events = [mark("z", 0, "break", 1), mark("y", 10, "available", 2), mark("x", 10, "on_contact", 3),
+              mark("w", 25, "available", 4)]
+    for order in (events, list(reversed(events))):
+        day = sums(order)[("acme", "agent", "a-1", "day:2026-11-23")]
+        assert (day["state_s.on_contact"], day.get("state_s.available")) == (Decimal(900), None)
+        shown = {(f["scope"], f["scope_id"], f["window"]): f["figures"]
+                 for f in compute(order, POLICY, T0 + timedelta(minutes=30))}
+        # Available for five minutes so far: 900 s handling ÷ (900 + 300 s).
+        assert shown[("agent", "a-1", "day:2026-11-23")]["occupancy"] == "0.750000"
+        assert shown[("team", "t-1", "15m:2026-11-23T09:15")]["occupancy"] == "0.666667"  # 600 ÷ (600 + 300)
+
+
 def test_windows_follow_the_tenants_time_zone_and_coaching_period() -> None:
     helsinki = TenantPolicy(time_zone="Europe/Helsinki", coaching_period="quarter")
     at = datetime(2026, 11, 29, 22, 7, 30, tzinfo=UTC)  # Monday 00:07 in Helsinki

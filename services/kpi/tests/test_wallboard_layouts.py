@@ -9,10 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from coachline_kpi.domain.policy import TenantPolicy
 from coachline_kpi.wallboard import page
 from coachline_kpi.wallboard.banners import Banner, for_board
+from coachline_kpi.wallboard.figures import current_windows
 from coachline_kpi.wallboard.layouts import Language, Layout, Wallboard
-from coachline_kpi.wallboard.tiles import DEFAULT_TILES, TILE_NAMES, TILES, Corner
+from coachline_kpi.wallboard.tiles import DEFAULT_TILES, TILE_NAMES, TILES, Corner, Window
 from coachline_kpi.wallboard.translations import TEXTS
 
 pytestmark = pytest.mark.unit
@@ -39,6 +41,10 @@ def test_a_layout_never_shows_one_agent() -> None:
     ({"scopes": [{"scope": "queue", "scope_id": "q"}], "colour": "red"}, "colour"),
     ({"scopes": [{"scope": "queue", "scope_id": "q", "members": True}]}, "team scope only"),
     ({"scopes": [{"scope": "team", "scope_id": "t"}], "member_tiles": []}, "member_tiles"),
+    ({"scopes": [{"scope": "queue", "scope_id": "q"}], "tiles": ["aht_s"], "windows": {"csat": "week"}},
+     "does not show: csat"),
+    ({"scopes": [{"scope": "queue", "scope_id": "q"}], "windows": {"waiting_now": "day"}}, "always show now"),
+    ({"scopes": [{"scope": "queue", "scope_id": "q"}], "windows": {"aht_s": "month"}}, "windows.aht_s"),
 ])
 def test_a_layout_refuses_what_it_cannot_show(shape: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
@@ -56,6 +62,20 @@ def test_every_language_has_every_word_and_every_tile_a_label() -> None:
         assert set(words) == set(TEXTS["en"])
         assert all(f"kpi.{name}" in words for name in TILE_NAMES)
         assert all(f"corner.{corner.value}" in words for corner in Corner)
+        assert all(f"window.{window.value}" in words for window in Window)
+
+
+def test_a_layout_chooses_each_tiles_window_and_the_board_reads_just_those_windows() -> None:
+    layout = Layout.model_validate({"scopes": [{"scope": "queue", "scope_id": "q"}],
+                                    "tiles": ["aht_s", "csat", "offered", "waiting_now", "coaching_sessions"],
+                                    "windows": {"aht_s": "15m", "csat": "30d", "offered": "week"}})
+    assert [layout.window_of(t) for t in layout.tiles] == ["15m", "30d", "week", "now", "period"]
+    assert layout.window_kinds() == {"15m", "day", "week", "period", "30d"}
+    at = datetime(2026, 11, 29, 22, 7, tzinfo=UTC)  # Monday 00:07 in Helsinki
+    assert current_windows(at, TenantPolicy(time_zone="Europe/Helsinki"), layout.window_kinds()) == [
+        "15m:2026-11-29T22:00", "day:2026-11-30", "week:2026-11-30", "period:2026-11", "30d:2026-11-30"]
+    assert current_windows(at, TenantPolicy(), Layout.model_validate({"scopes": [{"scope": "tenant"}]}).window_kinds()
+                           ) == ["day:2026-11-29", "period:2026-11"]
 
 
 def test_the_default_tiles_cover_every_corner_of_the_goal_triangle() -> None:

@@ -31,11 +31,13 @@ class Figures:
     def __init__(self, updated: dict[ScopeKey, datetime]) -> None:
         self.updated = updated
         self.reads: list[set[ScopeKey]] = []
+        self.kinds: set[str] = set()
 
     async def read(self, tenant_id: str, scopes: Iterable[ScopeKey], now: datetime,
-                   member_teams: Iterable[str] = ()) -> list[ScopeUpdate]:
+                   member_teams: Iterable[str] = (), kinds: Iterable[str] = ()) -> list[ScopeUpdate]:
         asked = set(scopes)
         self.reads.append(asked)
+        self.kinds = set(kinds)
         return [ScopeUpdate(scope=s, scope_id=i, windows={"day:2026-11-23": {"offered": Decimal(len(self.reads))}},
                             updated_at=self.updated[(s, i)]) for s, i in sorted(asked) if (s, i) in self.updated]
 
@@ -77,6 +79,7 @@ async def test_a_burst_of_changes_is_one_read_and_one_update_and_never_shows_an_
     assert json.loads(update["data"])["scope_id"] == "billing"
     assert figures.reads[-1] == {("queue", "billing")}
     assert len(figures.reads) == 2  # the initial read and one for the whole burst
+    assert figures.kinds == {"day", "period"}  # the default tiles' windows: today and the coaching period
     assert all(("agent", "a-1") not in read for read in figures.reads)
 
     # The next thing out is the banner change, not a second update from the burst.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
 
 from coachline.contracts.base import Contract, Identifier, ShortText, Timestamp
 
@@ -24,3 +27,8 @@ class AgentStateChanged(Contract):
     state: AgentState
     reason: ShortText | None = None
     occurred_at: Timestamp
+    # Two changes of one agent in the same millisecond (back from a break straight onto a waiting contact)
+    # are ordered by this, not by arrival; without it their order is arbitrary.
+    sequence: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
+        default=None, description="The platform's running number of this agent's state changes: of two changes "
+                                   "at the same occurred_at, the higher one is the later. Optional.")

@@ -139,7 +139,7 @@ _EVENT_TYPES = [
                "interaction_id": "c-1009", "answers": {"greeting": True, "offered-retention": "no"},
                "comment": "Polite, but no retention offer."}),
     EventType("cc.agent.state-changed.v1", "cc.agent-states.v1", agent_states.AgentStateChanged, ("agent_id",),
-              {"agent_id": "a-17", "team_id": "t-north", "state": "available", "occurred_at": _TS}),
+              {"agent_id": "a-17", "team_id": "t-north", "state": "available", "occurred_at": _TS, "sequence": 412}),
     EventType("cc.survey.answered.v1", "cc.surveys.v1", surveys.SurveyAnswered, ("interaction_id",),
               {"survey_id": "s-88", "interaction_id": "c-1001", "agent_id": "a-17", "occurred_at": _TS,
                "csat": 5, "nps": 9, "ces": 6, "resolved": True, "dimensions": {"friendliness": 5}}),

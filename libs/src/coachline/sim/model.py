@@ -206,6 +206,7 @@ class _Agent:
     state_since: int = 0
     shift_end: int | None = None
     breaks: deque[tuple[int, int, str]] = field(default_factory=deque)
+    changes: int = 0
 
 
 class _TenantRun:
@@ -336,9 +337,12 @@ class _TenantRun:
             self.out.spans.append(StateSpan(self.t.tenant_id, agent.agent_id, agent.team_id, agent.state,
                                             agent.state_since, now))
         agent.state, agent.state_since = state, now
+        # Back from a break (or at a shift's start) straight onto a waiting contact is two changes in one
+        # millisecond; the sequence keeps their order.
+        agent.changes += 1
         self.emit(now, "cc.agent.state-changed.v1", f"{agent.agent_id}-{now}-{state.value}",
                   AgentStateChanged(agent_id=agent.agent_id, team_id=agent.team_id, state=state, reason=reason,
-                                    occurred_at=stamp(now)))
+                                    occurred_at=stamp(now), sequence=agent.changes))
 
     def log_in(self, now: int, agent: _Agent, end: int) -> None:
         if agent.state is not AgentState.LOGGED_OUT:

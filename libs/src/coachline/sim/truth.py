@@ -33,10 +33,12 @@ one per simulated day). A window is listed when any of its sums is non-zero.
 Each fact counts in the window of its own moment: offered at offer, answered (and its wait, and
 whether it was within the threshold) at answer, abandoned at abandon, a handled contact (talk, hold,
 after-contact work, transfer, resolution, sale, FCR) at its wrap-up, a survey answer when given, state
-time split at interval boundaries. Scopes: offered and abandoned figures have queue and tenant scope
-(no agent has touched the contact yet); answered and handled figures also agent and team (the
-answering / wrapping-up agent and their team); occupancy has agent, team and tenant scope; survey
-figures count for the agent the survey names, their team, the contact's queue and the tenant.
+time split at interval boundaries. A state an agent is still in when the run ends counts up to the end:
+the figures are as of that moment, and time in a state so far is time in it. Scopes: offered and
+abandoned figures have queue and tenant scope (no agent has touched the contact yet); answered and
+handled figures also agent and team (the answering / wrapping-up agent and their team); occupancy has
+agent, team and tenant scope; survey figures count for the agent the survey names, their team, the
+contact's queue and the tenant.
 
 Figures (decimal strings, ratios to 6 places, seconds to 3; ``null`` when the denominator is below
 ``min_sample``, "not enough data"): ``offered``, ``answered``, ``abandoned``, ``short_abandoned``,

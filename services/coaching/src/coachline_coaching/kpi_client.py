@@ -1,11 +1,10 @@
 """The KPI service over HTTP: the adapter behind :class:`coachline_coaching.service.KpiSource`.
 
-It reads one scope's day figures (``GET /v1/kpis/series``) on behalf of the person asking, with their
-bearer token, so the KPI service applies its own visibility rules. The KPI service shows a ratio only
-above its minimum sample and does not publish the numerators, so days are combined through the count
-each ratio divides by: the value is the mean of the days' values weighted by that count, over the days
-whose value is shown, and the sample is that count summed over those days. KPIs whose divisor the
-KPI service does not publish are answered as "no data" rather than guessed.
+It reads one KPI of one scope over a range of days (``GET /v1/kpis/range``) on behalf of the person
+asking, with their bearer token, so the KPI service applies its own visibility rules. The KPI service
+adds up the days' numerators and denominators before it divides, and answers the value with the sample
+it rests on, so every KPI a goal can name is measured as ``KPI_DEFINITIONS.md`` defines it; a value is
+null when its sample is below the KPI service's minimum.
 """
 
 from __future__ import annotations
@@ -19,41 +18,23 @@ import httpx
 from coachline.contracts.kpi import Scope
 from coachline_coaching.domain.goals import Measurement
 
-# KPI -> the published counts whose sum is its divisor, with the sign each count enters with.
-DIVISORS: dict[str, tuple[tuple[str, int], ...]] = {
-    "aht_s": (("handled", 1),),
-    "transfer_rate": (("handled", 1),),
-    "asa_s": (("answered", 1),),
-    "service_level": (("offered", 1), ("short_abandoned", -1)),
-    "abandon_rate": (("offered", 1), ("short_abandoned", -1)),
-}
-# Sums rather than ratios: the value is the total, the sample the number of days with figures.
-TOTALS = ("sales_value",)
+PLACES = Decimal("0.0001")
 
 
 class KpiUnavailable(Exception):
     """The KPI service did not answer usefully (down, refused, or an unexpected body)."""
 
 
-def combine(kpi: str, days: list[dict[str, Decimal | None]]) -> Measurement:
-    """Combine one scope's day figures into the KPI over all those days, with its sample."""
-    if kpi in TOTALS:
-        values = [v for d in days if (v := d.get(kpi)) is not None]
-        return Measurement(value=sum(values, Decimal(0)) if values else None, sample=len(values))
-    if kpi not in DIVISORS:
-        return Measurement(value=None, sample=0)
-    weighted = Decimal(0)
-    sample = Decimal(0)
-    for figures in days:
-        value = figures.get(kpi)
-        weight = sum((Decimal(figures.get(name) or 0) * sign for name, sign in DIVISORS[kpi]), Decimal(0))
-        if value is None or weight <= 0:
-            continue
-        weighted += value * weight
-        sample += weight
-    if sample == 0:
-        return Measurement(value=None, sample=0)
-    return Measurement(value=(weighted / sample).quantize(Decimal("0.0001")), sample=int(sample))
+def measurement(kpi: str, body: Any) -> Measurement:
+    """The ``kpi`` of a ``/v1/kpis/range`` answer."""
+    figure = body["kpis"][kpi]
+    value = figure["value"]
+    # A sample is a count, or seconds of time in state for occupancy: whole units are enough to judge it by.
+    # Facts count at their own moment, so a denominator can dip below zero at a range's first day (an
+    # abandon of a contact offered the day before); no value is shown for it anyway.
+    sample = max(0, int(Decimal(str(figure["sample"]))))
+    # Goals keep, and coaching.v1 publishes, values to four decimal places.
+    return Measurement(value=None if value is None else Decimal(str(value)).quantize(PLACES), sample=sample)
 
 
 class KpiService:
@@ -67,23 +48,20 @@ class KpiService:
     def on_behalf_of(self, authorization: str) -> CallerKpis:
         return CallerKpis(self, authorization)
 
-    async def day_figures(self, authorization: str, scope: Scope, scope_id: str, first: date,
-                          last: date) -> list[dict[str, Decimal | None]]:
-        params = {"scope": scope.value, "scope_id": scope_id, "kind": "day", "since": first.isoformat(),
+    async def over_days(self, authorization: str, kpi: str, scope: Scope, scope_id: str, first: date,
+                        last: date) -> Measurement:
+        params = {"scope": scope.value, "scope_id": scope_id, "kpi": kpi, "since": first.isoformat(),
                   "until": last.isoformat()}
         try:
             async with httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout,
                                          transport=self._transport) as client:
-                answer = await client.get("/v1/kpis/series", params=params,
-                                          headers={"Authorization": authorization})
+                answer = await client.get("/v1/kpis/range", params=params, headers={"Authorization": authorization})
         except httpx.HTTPError as exc:
             raise KpiUnavailable(f"the KPI service did not answer: {type(exc).__name__}") from exc
         if answer.status_code != 200:
             raise KpiUnavailable(f"the KPI service answered {answer.status_code}")
         try:
-            items: list[dict[str, Any]] = answer.json()["items"]
-            return [{k: None if v is None else Decimal(str(v)) for k, v in item["figures"].items()}
-                    for item in items]
+            return measurement(kpi, answer.json())
         except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise KpiUnavailable("the KPI service sent an unexpected body") from exc
 
@@ -98,5 +76,4 @@ class CallerKpis:
     async def measure(self, tenant_id: str, kpi: str, scope: Scope, scope_id: str, first: date,
                       last: date) -> Measurement:
         # The tenant travels in the caller's token; the KPI service takes it from there.
-        days = await self._service.day_figures(self._authorization, scope, scope_id, first, last)
-        return combine(kpi, days)
+        return await self._service.over_days(self._authorization, kpi, scope, scope_id, first, last)

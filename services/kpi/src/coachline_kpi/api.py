@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from coachline.auth import Caller, Principal, Role, requires
@@ -20,15 +20,28 @@ from coachline.runtime import Runtime
 from coachline_kpi import service
 from coachline_kpi.domain.policy import TenantPolicy
 from coachline_kpi.live import ChangeFeed
+from coachline_kpi.ranges import InvalidRange, KpiRange, RangeQueries
 from coachline_kpi.service import Figures, Forbidden, Leaderboard, OwnView, ScopeFigures, VisibilityDecision
 from coachline_kpi.settings import Settings
 
 WINDOW = (r"^(15m:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|day:\d{4}-\d{2}-\d{2}|week:\d{4}-\d{2}-\d{2}"
           r"|period:\d{4}-\d{2}(-\d{2})?|30d:\d{4}-\d{2}-\d{2})$")
+
+
+def _existing_time(window: str | None) -> str | None:
+    """The pattern lets ``day:2026-02-30`` and ``15m:0000-00-00T00:00`` through; only real times pass."""
+    if window is not None:
+        label = window if window[:1].isdigit() else window.partition(":")[2]
+        datetime.fromisoformat(label if len(label) > 7 else f"{label}-01")
+    return window
+
+
 Window = Annotated[str, Query(pattern=WINDOW, max_length=24,
                               description="`15m:YYYY-MM-DDTHH:MM` (UTC), `day:`, `week:` (Monday), `period:`, "
-                                          "`30d:` (30 days ending that day) in the tenant's time zone.")]
-WindowStart = Annotated[str, Query(pattern=r"^\d{4}-\d{2}(-\d{2}(T\d{2}:\d{2})?)?$", max_length=16)]
+                                          "`30d:` (30 days ending that day) in the tenant's time zone."),
+                   AfterValidator(_existing_time)]
+WindowStart = Annotated[str, Query(pattern=r"^\d{4}-\d{2}(-\d{2}(T\d{2}:\d{2})?)?$", max_length=16),
+                        AfterValidator(_existing_time)]
 TeamId = Annotated[Identifier, Path(description="The team.")]
 ADMINS = (Role.ADMIN,)
 
@@ -59,12 +72,14 @@ class VisibilityChange(BaseModel):
 
 def router(runtime: Runtime, settings: Settings, feed: ChangeFeed) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["kpi"])
-    reader = service.FigureQueries(lambda: runtime.pool, TenantPolicy(time_zone=settings.time_zone,
-                                                                       min_sample=settings.min_sample))
+    default_policy = TenantPolicy(time_zone=settings.time_zone, min_sample=settings.min_sample)
+    reader = service.FigureQueries(lambda: runtime.pool, default_policy)
+    ranges = RangeQueries(lambda: runtime.pool, default_policy)
 
     @api.get("/kpis", summary="Figures by scope and window that the caller may see")
     async def kpis(caller: Caller, scope: Scope | None = None, scope_id: Identifier | None = None,
-                   window: Annotated[str | None, Query(pattern=WINDOW, max_length=24)] = None) -> KpiList:
+                   window: Annotated[str | None, Query(pattern=WINDOW, max_length=24),
+                                     AfterValidator(_existing_time)] = None) -> KpiList:
         if window and window.startswith("30d:") and not (scope and scope_id):
             raise Problem(422, "Request is not valid", "A 30d window needs scope and scope_id.",
                           errors=[{"loc": "query.window", "msg": "30d windows are read one scope at a time"}])
@@ -77,6 +92,24 @@ def router(runtime: Runtime, settings: Settings, feed: ChangeFeed) -> APIRouter:
                      since: WindowStart, until: WindowStart) -> KpiList:
         items, policy = await guard(reader.series(caller, scope, scope_id, kind, since, until))
         return KpiList(tenant_id=caller.tenant_id, min_sample=policy.min_sample, items=items)
+
+    @api.get("/kpis/range", summary="One scope's KPIs over a range of days, each with its sample",
+             description="The days' numerators and denominators are summed before any ratio is taken (never "
+                         "an average of daily ratios). Each figure's `sample` is the total it rests on: the "
+                         "count a ratio divides by, the count itself for counts, the sales for `sales_value`, "
+                         "the agents for `coaching_cadence`, seconds of handling and available time for "
+                         "`occupancy`. A value is null when its sample is below the tenant's minimum (not "
+                         "enough data). Without `kpi`, every KPI is returned.")
+    async def over_days(caller: Caller, scope: Scope, scope_id: Identifier,
+                        since: Annotated[date, Query(description="The first day, in the tenant's time zone.")],
+                        until: Annotated[date, Query(description="The last day, included.")],
+                        kpi: Annotated[Identifier | None, Query(description="Only this KPI, e.g. `csat`.")] = None,
+                        ) -> KpiRange:
+        try:
+            return await guard(ranges.over_days(caller, scope, scope_id, since, until, kpi))
+        except InvalidRange as exc:
+            raise Problem(422, "Request is not valid", exc.reason,
+                          errors=[{"loc": f"query.{exc.field}", "msg": exc.reason}]) from exc
 
     @api.get("/kpis/live", summary="Contacts waiting, the longest wait and agents by state, now")
     async def live(caller: Caller, scope: Scope = Scope.TENANT,

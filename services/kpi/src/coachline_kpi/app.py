@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -19,7 +19,7 @@ from coachline.web import create_service_app
 from coachline_kpi import api, handlers
 from coachline_kpi.domain.policy import TenantPolicy
 from coachline_kpi.live import ChangeFeed
-from coachline_kpi.service import Projection, ScopeFigures
+from coachline_kpi.service import Projection, Retention, ScopeFigures, Snapshots
 from coachline_kpi.settings import Settings
 from coachline_kpi.wallboard import routes as wallboard
 
@@ -57,14 +57,12 @@ class PrometheusObserver:
 
 
 class LagSampler:
-    """Samples each input topic's consumer lag (messages not yet consumed) at an interval."""
+    """Samples each input topic's consumer lag (messages not yet consumed)."""
 
-    def __init__(self, runtime: Runtime, interval_s: float) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.interval_s = interval_s
         self.lag = Gauge("coachline_kpi_consumer_lag_messages", "Messages on an input topic not yet folded.",
                          ["topic"], registry=runtime.registry)
-        self._task: asyncio.Task[None] | None = None
 
     async def sample(self) -> None:
         prefix = self.runtime.settings.topic_prefix
@@ -83,16 +81,27 @@ class LagSampler:
         for topic, lag in totals.items():
             self.lag.labels(topic).set(lag)
 
+
+class Periodic:
+    """Runs ``work`` every ``interval_s`` seconds while the app runs (the first time at start-up); a
+    failure is logged and the next run goes ahead."""
+
+    def __init__(self, name: str, work: Callable[[], Awaitable[object]], interval_s: float) -> None:
+        self.name = name
+        self.work = work
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
     async def _run(self) -> None:
         while True:
             try:
-                await self.sample()
+                await self.work()
             except Exception:
-                log.warning("could not sample consumer lag", exc_info=True)
+                log.warning("%s failed; it runs again in %.0f s", self.name, self.interval_s, exc_info=True)
             await asyncio.sleep(self.interval_s)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="kpi-consumer-lag")
+        self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
         if self._task:
@@ -107,12 +116,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.declare_publishers(["kpi.snapshots.v1", "kpi.alerts.v1"],
                                description="Current figures of each scope and window; targets crossed.")
     default_policy = TenantPolicy(time_zone=settings.time_zone, min_sample=settings.min_sample)
-    projection = Projection(lambda: runtime.pool, runtime.enqueue, default_policy,
-                            PrometheusObserver(runtime.registry))
+    observer = PrometheusObserver(runtime.registry)
+    projection = Projection(lambda: runtime.pool, default_policy, observer)
+    snapshots = Snapshots(lambda: runtime.pool, runtime.enqueue, default_policy, observer)
+    retention = Retention(lambda: runtime.pool, timedelta(days=settings.inbox_horizon_days),
+                          timedelta(days=settings.quarter_retention_days) if settings.quarter_retention_days else None)
     feed = ChangeFeed(settings.database_url)
     runtime.add_lifecycle(feed.start, feed.stop)
-    lag = LagSampler(runtime, settings.metrics_interval_s)
-    runtime.add_lifecycle(lag.start, lag.stop)
+    for task in (Periodic("kpi-consumer-lag", LagSampler(runtime).sample, settings.metrics_interval_s),
+                 Periodic("kpi-snapshots", snapshots.publish, settings.snapshot_interval_s),
+                 Periodic("kpi-retention", retention.sweep, settings.sweep_interval_s)):
+        runtime.add_lifecycle(task.start, task.stop)
     handlers.register(runtime, projection, settings.batch_max_records)
     return create_service_app(
         runtime,

@@ -1,10 +1,12 @@
-"""``coachline kpi compute`` (the fold, offline, over a file of events) and ``coachline kpi rebuild``
-(replay the input topics from the earliest offset into a fresh schema, then swap it in)."""
+"""``coachline kpi compute`` (the fold, offline, over a file of events), ``coachline kpi rebuild``
+(replay the input topics from the earliest offset into a fresh schema, then swap it in) and
+``coachline kpi migrate`` (apply the migrations to the live schema and exit)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import sys
@@ -20,12 +22,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
+from coachline.cli import migrate_command
 from coachline.contracts.registry import EVENT_TYPES
 from coachline.envelope import CloudEvent, EnvelopeError, decode, header_map, validation_summary
 from coachline.persistence import create_pool, migrate
 from coachline_kpi.domain.policy import TenantPolicy
 from coachline_kpi.handlers import INPUTS
-from coachline_kpi.service import Projection, compute
+from coachline_kpi.service import Position, Projection, compute
 from coachline_kpi.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -122,8 +125,12 @@ async def _partitions(settings: Settings) -> list[TopicPartition]:
 
 
 async def _replay(settings: Settings, projection: Projection, start: dict[TopicPartition, int] | None,
-                  batch: int) -> tuple[int, dict[TopicPartition, int]]:
-    """Fold every input topic from ``start`` (or the earliest offsets) to the end as it is now."""
+                  batch: int, *, record_positions: bool) -> tuple[int, dict[TopicPartition, int]]:
+    """Fold every input topic from ``start`` (or the earliest offsets) to the end as it is now.
+
+    Reading and decoding the next batch goes on while the database works on the last one.
+    ``record_positions`` moves the partitions' positions past what is folded.
+    """
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=batch)
     await consumer.start()
@@ -136,34 +143,51 @@ async def _replay(settings: Settings, projection: Projection, start: dict[TopicP
                 consumer.seek(tp, start[tp])
             else:
                 await consumer.seek_to_beginning(tp)
+        batches: asyncio.Queue[tuple[list[CloudEvent], list[Position]] | None] = asyncio.Queue(maxsize=2)
+
+        async def read() -> None:
+            remaining = {tp for tp in partitions if end[tp] > (start or {}).get(tp, 0)}
+            while remaining:
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= end[tp]:
+                        remaining.discard(tp)
+                if not remaining:
+                    break
+                records = await consumer.getmany(*remaining, timeout_ms=1000, max_records=batch)
+                events: list[CloudEvent] = []
+                read_at: list[Position] = []
+                for tp, rows in records.items():
+                    for record in rows:
+                        if record.offset >= end[tp]:
+                            continue
+                        try:
+                            events.append(decode(header_map(record.headers or ()), record.value or b"",
+                                                 expected_topic=tp.topic.removeprefix(settings.topic_prefix)))
+                        except EnvelopeError:
+                            continue  # the live consumer dead-lettered it; it never counted
+                        read_at.append((tp.topic, tp.partition, record.offset))
+                if events:
+                    await batches.put((events, read_at))
+            await batches.put(None)
+
+        reader = asyncio.create_task(read())
         folded = 0
-        remaining = {tp for tp in partitions if end[tp] > (start or {}).get(tp, 0)}
-        while remaining:
-            for tp in list(remaining):
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-            if not remaining:
-                break
-            records = await consumer.getmany(*remaining, timeout_ms=1000, max_records=batch)
-            events: list[CloudEvent] = []
-            for tp, rows in records.items():
-                for record in rows:
-                    if record.offset >= end[tp]:
-                        continue
-                    try:
-                        events.append(decode(header_map(record.headers or ()), record.value or b"",
-                                             expected_topic=tp.topic.removeprefix(settings.topic_prefix)))
-                    except EnvelopeError:
-                        continue  # the live consumer dead-lettered it; it never counted
-            if events:
-                await projection.apply_batch(events)
+        try:
+            while (item := await batches.get()) is not None:
+                events, read_at = item
+                await projection.apply_batch(events, read_at if record_positions else None)
                 folded += len(events)
+        finally:
+            if not reader.done():
+                reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
         return folded, end
     finally:
         await consumer.stop()
 
 
-async def rebuild(settings: Settings, *, batch: int = 2000) -> RebuildReport:
+async def rebuild(settings: Settings, *, batch: int = 5000) -> RebuildReport:
     """Replay the input topics into a fresh schema, swap it in for the live one, then fold what arrived meanwhile.
 
     The live schema is renamed, not dropped (``<schema>_replaced_<time>``), so it can be compared or restored.
@@ -183,23 +207,27 @@ async def rebuild(settings: Settings, *, batch: int = 2000) -> RebuildReport:
         async with pool.acquire() as conn:
             await _require_schema(conn, settings)
             await _copy_kept(conn, live, fresh)
-        projection = Projection(lambda: pool, _no_outbox, default, quiet=True)
-        folded, reached = await _replay(settings, projection, None, batch)
+        projection = Projection(lambda: pool, default, quiet=True)
+        folded, reached = await _replay(settings, projection, None, batch, record_positions=True)
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{live}")
             await _copy_kept(conn, live, fresh)
             await conn.execute(f'INSERT INTO "{fresh}".outbox (topic, key, headers, body, trace, created_at) '
                                f'SELECT topic, key, headers, body, trace, created_at FROM "{live}".outbox ORDER BY id')
+            await conn.execute(f'INSERT INTO "{fresh}".kpi_changed_keys (tenant_id, scope, scope_id, window_key) '
+                               f'SELECT tenant_id, scope, scope_id, window_key FROM "{live}".kpi_changed_keys')
             await conn.execute(f'ALTER SCHEMA "{live}" RENAME TO "{replaced}"')
             await conn.execute(f'ALTER SCHEMA "{fresh}" RENAME TO "{live}"')
     finally:
         await pool.close()
     # What the live consumer folded into the old schema while the replay ran is folded again here;
-    # the new inbox drops whatever the live consumer has already put into the swapped-in schema.
+    # the new inbox drops whatever the live consumer has already put into the swapped-in schema. The
+    # positions are not consulted: the live consumer may have moved them past records it folded into
+    # the old schema only.
     pool = await create_pool(settings.database_url, live)
     try:
-        projection = Projection(lambda: pool, _no_outbox, default, quiet=True)
-        caught_up, _ = await _replay(settings, projection, reached, batch)
+        projection = Projection(lambda: pool, default, quiet=True)
+        caught_up, _ = await _replay(settings, projection, reached, batch, record_positions=False)
     finally:
         await pool.close()
     return RebuildReport(schema=live, replaced=replaced, events=folded + caught_up,
@@ -218,13 +246,9 @@ async def _copy_kept(conn: asyncpg.Connection, source: str, target: str) -> None
         await conn.execute(f'INSERT INTO "{target}".{table} SELECT * FROM "{source}".{table}')
 
 
-async def _no_outbox(_conn: asyncpg.Connection, _event: CloudEvent) -> None:
-    return None
-
-
 def rebuild_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="coachline kpi rebuild", description=rebuild.__doc__)
-    parser.add_argument("--batch", type=int, default=2000, help="events folded per transaction")
+    parser.add_argument("--batch", type=int, default=5000, help="events folded per transaction")
     args = parser.parse_args(argv)
     report = asyncio.run(rebuild(Settings(), batch=args.batch))
     print(json.dumps({"schema": report.schema, "replaced": report.replaced, "events": report.events,
@@ -233,8 +257,9 @@ def rebuild_command(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    commands: dict[str, Any] = {"compute": compute_command, "rebuild": rebuild_command}
+    commands: dict[str, Any] = {"compute": compute_command, "rebuild": rebuild_command,
+                                "migrate": migrate_command("kpi", Settings, MIGRATIONS)}
     if not argv or argv[0] not in commands:
-        print("usage: coachline kpi {compute,rebuild} ...", file=sys.stderr)
+        print("usage: coachline kpi {compute,rebuild,migrate} ...", file=sys.stderr)
         return 2
     return int(commands[argv[0]](argv[1:]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coachline.envelope import CloudEvent
+from coachline.messaging import Delivery
 from coachline.runtime import Runtime
 from coachline_kpi.service import Projection
 
@@ -19,9 +19,10 @@ INPUTS = {
 
 
 def register(runtime: Runtime, projection: Projection, max_records: int) -> None:
-    async def on_batch(events: list[CloudEvent]) -> None:
-        await projection.apply_batch(events)
+    async def on_batch(deliveries: list[Delivery]) -> None:
+        await projection.apply_batch([d.event for d in deliveries],
+                                     [(d.topic, d.partition, d.offset) for d in deliveries])
 
-    for topic, description in INPUTS.items():
-        runtime.subscribe_batch(topic, on_batch, title=f"{topic}:kpi-projection", description=description,
-                                max_records=max_records)
+    runtime.subscribe_batch(list(INPUTS), on_batch, title="kpi-projection",
+                            description=" ".join(f"{topic}: {what}" for topic, what in INPUTS.items()),
+                            max_records=max_records)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -64,19 +64,23 @@ class Observer(Protocol):
     def shown(self, tenant_id: str, shown: ScopeFigures) -> None: ...
 
 
+Position = tuple[str, int, int]  # the topic, partition and offset an event was read at
+
+
 class Projection:
     """Applies batches of events to the KPI sums with exactly-once effect.
 
-    One transaction per batch: the inbox drops ids seen before, the fold runs in memory over the new
-    events with the state it needs locked and loaded, every changed key gets one upsert, and the
-    snapshots and alerts go to the outbox. The Kafka offsets are committed after it commits.
+    One transaction per batch: a record read before is recognised by its partition's position (however
+    old it is) and an event sent again as a new record by the inbox (within its horizon); the fold runs
+    in memory over the new events with the state it needs locked and loaded; every changed key is
+    written at once; the changed keys are announced to live streams and noted for :class:`Snapshots`.
+    The Kafka offsets are committed after it commits.
     """
 
-    def __init__(self, pool: Callable[[], asyncpg.Pool], enqueue: Enqueue, default_policy: TenantPolicy,
+    def __init__(self, pool: Callable[[], asyncpg.Pool], default_policy: TenantPolicy,
                  observer: Observer | None = None, *, quiet: bool = False) -> None:
         # The pool is opened when the app starts, after the projection is wired to its subscriber.
         self.pool = pool
-        self.enqueue = enqueue
         self.default_policy = default_policy
         self.observer = observer
         # A rebuild folds history: no snapshots, alerts or live notices for figures nobody is watching yet.
@@ -86,17 +90,30 @@ class Projection:
         """Fold one event; False when it was already applied (a duplicate or redelivery)."""
         return await self.apply_batch([event]) == 1
 
-    async def apply_batch(self, events: Sequence[CloudEvent]) -> int:
-        """Fold a batch; returns how many events were new."""
+    async def apply_batch(self, events: Sequence[CloudEvent], read_at: Sequence[Position] | None = None) -> int:
+        """Fold a batch; returns how many events were new.
+
+        ``read_at`` gives where each event was read, when it comes from the topics: the partitions'
+        positions then move past it in the same transaction.
+        """
         async with self.pool().acquire() as conn, conn.transaction():
-            fresh = await repository.first_deliveries(conn, [e.id for e in events])
+            unread = list(events)
+            if read_at is not None:
+                folded = await repository.positions(conn, {(t, p) for t, p, _ in read_at})
+                unread = [e for e, (t, p, o) in zip(events, read_at, strict=True) if o >= folded.get((t, p), 0)]
+            fresh = await repository.first_deliveries(conn, [e.id for e in unread])
             todo: list[CloudEvent] = []
-            for event in events:
+            for event in unread:
                 if event.id in fresh:
                     fresh.discard(event.id)  # the same id twice in one batch counts once
                     todo.append(event)
             if todo:
                 await self._fold(conn, todo)
+            if read_at is not None:
+                reached: dict[tuple[str, int], int] = {}
+                for topic, partition, offset in read_at:
+                    reached[(topic, partition)] = max(reached.get((topic, partition), 0), offset + 1)
+                await repository.advance(conn, reached)
         if self.observer is not None:
             self.observer.folded(todo, len(events) - len(todo))
         return len(todo)
@@ -118,27 +135,53 @@ class Projection:
         await repository.save_entities(conn, {r: fold.entities[r] for r in fold.changed_entities})
         await repository.add_marks(conn, fold.new_marks)
         await repository.add_sums(conn, fold.deltas)
+        if self.quiet:
+            return
         changed: dict[str, set[ScopeKey]] = {}
         for (tenant, scope, scope_id, window), counters in fold.deltas.items():
             if any(counters.values()):
                 changed.setdefault(tenant, set()).add((scope, scope_id, window))
-        if self.quiet:
-            return
-        for tenant, keys in changed.items():
+        for tenant, keys in sorted(changed.items()):
             # An agent's surveys, evaluations and coaching also change their team's figures.
             agents = sorted({a for s, a, _ in keys if s == Scope.AGENT})
-            teams = await repository.agent_teams(conn, tenant, agents)
+            teams = await repository.agent_teams(conn, tenant, agents) if agents else {}
             keys |= {(Scope.TEAM.value, teams[a], w) for s, a, w in list(keys) if s == Scope.AGENT and a in teams}
-        for tenant, keys in sorted(changed.items()):
-            await self._publish(conn, tenant, sorted(keys), fold.policy_for(tenant))
+            ordered = sorted(keys)
+            await repository.record_changes(conn, tenant, [k for k in ordered if k[0] != Scope.AGENT])
+            await repository.announce(conn, tenant, ordered)
+
+
+class Snapshots:
+    """Publishes what batches changed: a ``kpi.snapshot.v1`` per team, queue and tenant key, and the
+    alerts of targets crossed on today's figures.
+
+    It works from the keys the projection noted and runs about once a second, so a key that a run of
+    batches changed is published once, and the batches never wait for it.
+    """
+
+    def __init__(self, pool: Callable[[], asyncpg.Pool], enqueue: Enqueue, default_policy: TenantPolicy,
+                 observer: Observer | None = None) -> None:
+        self.pool = pool
+        self.enqueue = enqueue
+        self.default_policy = default_policy
+        self.observer = observer
+
+    async def publish(self) -> int:
+        """Publish every key noted so far; returns how many (0 while another replica is at it)."""
+        async with self.pool().acquire() as conn, conn.transaction():
+            changed = await repository.take_changes(conn)
+            if not changed:
+                return 0
+            stored = await repository.policies(conn, changed)
+            for tenant, keys in sorted(changed.items()):
+                await self._publish(conn, tenant, sorted(keys), stored.get(tenant, self.default_policy))
+        return sum(len(keys) for keys in changed.values())
 
     async def _publish(self, conn: asyncpg.Connection, tenant: str, keys: list[ScopeKey],
                        policy: TenantPolicy) -> None:
         now = datetime.now(UTC)
         today = now.astimezone(ZoneInfo(policy.time_zone)).date()
-        shared = [k for k in keys if k[0] != Scope.AGENT]
-        rows = await repository.find_keys(conn, tenant, shared)
-        for row in rows:
+        for row in await repository.find_keys(conn, tenant, keys, policy):
             shown = view(row, policy.min_sample, policy, today)
             # Snapshots carry teams, queues and the tenant; a person's own figures stay behind the API.
             await self.enqueue(conn, new_event("kpi.snapshot.v1", tenant, KpiSnapshot(
@@ -148,7 +191,6 @@ class Projection:
                 await self._alerts(conn, tenant, shown, policy, now)
                 if self.observer is not None:
                     self.observer.shown(tenant, shown)
-        await repository.announce(conn, tenant, keys)
 
     async def _alerts(self, conn: asyncpg.Connection, tenant: str, shown: ScopeFigures, policy: TenantPolicy,
                       now: datetime) -> None:
@@ -169,6 +211,27 @@ class Projection:
             await self.enqueue(conn, new_event("kpi.alert.raised.v1", tenant, KpiAlertRaised(
                 alert_id=uuid.uuid4().hex, kpi=target.kpi, scope=shown.scope, scope_id=shown.scope_id, level=after,
                 value=value, threshold=line, raised_at=now), source=SOURCE))
+
+
+class Retention:
+    """Keeps the stored state bounded: event ids leave the inbox after the dedupe horizon, 15-minute
+    windows are deleted after their retention (None: kept)."""
+
+    def __init__(self, pool: Callable[[], asyncpg.Pool], inbox_horizon: timedelta,
+                 quarter_retention: timedelta | None) -> None:
+        self.pool = pool
+        self.inbox_horizon = inbox_horizon
+        self.quarter_retention = quarter_retention
+
+    async def sweep(self, now: datetime | None = None) -> tuple[int, int]:
+        """Delete what is past its time; returns the inbox rows and the 15-minute windows deleted."""
+        now = now or datetime.now(UTC)
+        async with self.pool().acquire() as conn:
+            ids = await repository.forget_deliveries(conn, self.inbox_horizon)
+            quarters = 0
+            if self.quarter_retention is not None:
+                quarters = await repository.forget_quarters(conn, (now - self.quarter_retention).date())
+        return ids, quarters
 
 
 def snapshot_figures(shown: dict[str, Decimal | None]) -> dict[str, Decimal | None]:
@@ -196,7 +259,7 @@ def compute(events: Iterable[CloudEvent], policy: TenantPolicy, as_of: datetime)
     """Every scope's figures in every window, from events alone: the projection's fold, in memory.
 
     Events after ``as_of`` are left out, duplicates (same id) count once, and ``30d:`` windows end on
-    ``as_of``'s day. Live figures are computed as of ``as_of``.
+    ``as_of``'s day. Live figures, and the time of each agent's current state, are as of ``as_of``.
     """
     fold = Fold(lambda _tenant: policy)
     seen: set[str] = set()
@@ -205,6 +268,7 @@ def compute(events: Iterable[CloudEvent], policy: TenantPolicy, as_of: datetime)
             continue
         seen.add(event.id)
         fold.apply(event)
+    fold.count_current_states(as_of)
     stored: dict[Key, Counters] = {k: v for k, v in fold.deltas.items() if any(v.values())}
     today = as_of.astimezone(ZoneInfo(policy.time_zone)).date()
     out: list[dict[str, Any]] = []
@@ -312,15 +376,16 @@ class FigureQueries:
                 if caller.has(*LEADS):
                     members = await repository.team_members(conn, tenant, sorted(caller.teams))
                     wanted += [(Scope.AGENT, a) for team in members.values() for a in team]
-                rows = [r for s, i in wanted for r in await repository.find(conn, tenant, s, i, window)]
+                rows = [r for s, i in wanted for r in await repository.find(conn, tenant, s, i, window, policy)]
             else:
-                rows = await repository.find(conn, tenant, scope.value if scope else None, scope_id, window)
+                rows = await repository.find(conn, tenant, scope.value if scope else None, scope_id, window,
+                                             policy)
             return await self._shown(conn, caller, rows, policy), policy
 
     async def keys(self, caller: Principal, keys: Sequence[Sequence[str]]) -> list[ScopeFigures]:
         async with tenant_transaction(self.pool(), caller.tenant_id) as conn:
             policy = await self._policy(conn, caller.tenant_id)
-            rows = await repository.find_keys(conn, caller.tenant_id, keys)
+            rows = await repository.find_keys(conn, caller.tenant_id, keys, policy)
             return await self._shown(conn, caller, rows, policy)
 
     async def _check(self, conn: asyncpg.Connection, caller: Principal, scope: Scope, scope_id: str) -> None:
@@ -335,7 +400,8 @@ class FigureQueries:
         async with tenant_transaction(self.pool(), caller.tenant_id) as conn:
             await self._check(conn, caller, scope, scope_id)
             policy = await self._policy(conn, caller.tenant_id)
-            rows = await repository.series(conn, caller.tenant_id, scope.value, scope_id, kind, since, until)
+            rows = await repository.series(conn, caller.tenant_id, scope.value, scope_id, kind, since, until,
+                                           policy)
             return await self._shown(conn, caller, rows, policy), policy
 
     async def live(self, caller: Principal, scope: Scope, scope_id: str, now: datetime) -> Figures:
@@ -353,7 +419,7 @@ class FigureQueries:
             team = (await repository.agent_teams(conn, tenant, [agent])).get(agent)
             team = team or next(iter(sorted(caller.teams)), None)
             keys = [(Scope.AGENT.value, agent, window)] + ([(Scope.TEAM.value, team, window)] if team else [])
-            rows = {r["scope"]: r for r in await repository.find_keys(conn, tenant, keys)}
+            rows = {r["scope"]: r for r in await repository.find_keys(conn, tenant, keys, policy)}
             decided = await repository.visibility(conn, tenant, team) if team else None
         today = datetime.now(ZoneInfo(policy.time_zone)).date()
         shown = {s: view(r, policy.min_sample, policy, today) for s, r in rows.items()}
@@ -369,7 +435,7 @@ class FigureQueries:
             if (decided["visibility"] if decided else DEFAULT_VISIBILITY) != "open":
                 raise Forbidden("The team has not decided to show everyone's figures (visibility is self_vs_team).")
             policy = await self._policy(conn, tenant)
-            rows = await repository.team_agents_sums(conn, tenant, team_id, window)
+            rows = await repository.team_agents_sums(conn, tenant, team_id, window, policy)
             names = await repository.display_names(conn, tenant, [r["scope_id"] for r in rows])
         entries = [LeaderboardEntry(agent_id=r["scope_id"], display_name=names.get(r["scope_id"]),
                                     figures=figures(r["sums"], policy, agents=1)) for r in rows]

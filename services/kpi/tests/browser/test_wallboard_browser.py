@@ -1,5 +1,5 @@
 """The wallboard in Debian's Chromium: figures posted into intake appear on the page within 2 seconds,
-and a stopped kpi service shows as "connection lost".
+in the window each tile's layout chose, and a stopped kpi service shows as "connection lost".
 
 kpi runs as its own process (so stopping it drops the stream as a crash or a deploy would); intake runs
 in-process. Screenshots at 1080p and 4K, and of the lost state, are kept under ``.artifacts/wallboard/``.
@@ -127,7 +127,8 @@ async def test_posted_contacts_reach_the_wallboard_within_two_seconds(kpi_proces
     async with httpx.AsyncClient(timeout=30) as client:
         made = await client.post(f"{kpi}/v1/wallboards", headers=admin, json={
             "name": "Billing floor", "language": "en",
-            "layout": {"scopes": [{"scope": "queue", "scope_id": "billing", "label": "Billing"}]}})
+            "layout": {"scopes": [{"scope": "queue", "scope_id": "billing", "label": "Billing"}],
+                       "windows": {"aht_s": "week"}}})
         assert made.status_code == 201, made.text
         board_id = made.json()["wallboard_id"]
         issued = await client.post(f"{kpi}/v1/wallboards/{board_id}/tokens", headers=admin, json={"label": "TV"})
@@ -137,6 +138,8 @@ async def test_posted_contacts_reach_the_wallboard_within_two_seconds(kpi_proces
         await page.goto(page_url)
         await page.wait_for_selector('body[data-connection="live"]', timeout=30_000)
         assert await page.inner_text(f"{tile('aht_s')} [data-role=value]") == "not enough data"
+        assert await page.inner_text(f"{tile('aht_s')} .label .window") == "this week"
+        assert await page.inner_text(f"{tile('offered')} .label .window") == "today"
 
         # One contact first, to let the kpi consumer join its group: that start-up is not what is measured.
         now = datetime.now(UTC).isoformat()
@@ -145,7 +148,7 @@ async def test_posted_contacts_reach_the_wallboard_within_two_seconds(kpi_proces
             "(value) => document.querySelector(value)?.textContent === '1'", arg=f"{tile('offered')} [data-role=value]",
             timeout=60_000)
 
-        # Five answered contacts: offered goes to 6, and AHT and service level get their first figures.
+        # Five answered contacts: offered goes to 6, and AHT (this week's) and service level get their first figures.
         batch = [e for i in range(1, 6) for e in contact(i, now, answered=True)]
         posted = time.monotonic()
         await post(client, intake_url, batch)
@@ -169,7 +172,8 @@ async def test_posted_contacts_reach_the_wallboard_within_two_seconds(kpi_proces
 
         # The same figures on a Finnish board of the whole tenant, in Finnish.
         finnish = await client.post(f"{kpi}/v1/wallboards", headers=admin, json={
-            "name": "Koko keskus", "language": "fi", "layout": {"scopes": [{"scope": "tenant"}]}})
+            "name": "Koko keskus", "language": "fi",
+            "layout": {"scopes": [{"scope": "tenant"}], "windows": {"aht_s": "30d"}}})
         finnish_id = finnish.json()["wallboard_id"]
         finnish_token = await client.post(f"{kpi}/v1/wallboards/{finnish_id}/tokens", headers=admin)
         board_fi = await browser.new_page(viewport={"width": 1920, "height": 1080})
@@ -178,7 +182,8 @@ async def test_posted_contacts_reach_the_wallboard_within_two_seconds(kpi_proces
         aht_fi = 'section.scope[data-scope="tenant"] [data-kpi="aht_s"]'
         await board_fi.wait_for_function("(value) => document.querySelector(value)?.textContent === '4:00'",
                                          arg=f"{aht_fi} [data-role=value]", timeout=30_000)
-        assert await board_fi.inner_text(f"{aht_fi} .label") == "Keskikäsittelyaika"
+        assert await board_fi.inner_text(f"{aht_fi} .label .name") == "Keskikäsittelyaika"
+        assert await board_fi.inner_text(f"{aht_fi} .label .window") == "viimeiset 30 päivää"
         assert await board_fi.inner_text("#connection") == "Ajantasainen"
         await board_fi.screenshot(path=str(ARTIFACTS / "wallboard-fi-1080p.png"))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -54,20 +54,40 @@ AGENT_ATTRIBUTED = ("csat_", "nps_", "ces_", "fcr_survey_", "dim_", "quality_", 
 HANDLING_STATES = (AgentState.ON_CONTACT.value, AgentState.AFTER_CONTACT_WORK.value)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Mark:
-    """An agent entering a state; the interval to the agent's next mark is time in that state."""
+    """An agent entering a state; the interval to the agent's next mark is time in that state.
+
+    Marks are ordered by time, then by the platform's sequence (two changes in the same millisecond),
+    then by event id, so any arrival order gives the same timeline.
+    """
 
     at: datetime
     event_id: str
-    state: str = field(compare=False)
-    team_id: str | None = field(compare=False, default=None)
+    state: str
+    team_id: str | None = None
+    sequence: int | None = None
+
+    @property
+    def order(self) -> tuple[datetime, int, str]:
+        return (self.at, -1 if self.sequence is None else self.sequence, self.event_id)
+
+    def __lt__(self, other: Mark) -> bool:
+        return self.order < other.order
 
 
 def add_into(target: dict[Key, Counters], key: Key, counters: Counters, sign: int = 1) -> None:
-    row = target.setdefault(key, {})
-    for name, value in counters.items():
-        row[name] = row.get(name, ZERO) + sign * value
+    """Add ``counters`` (or take them away, ``sign`` -1) to ``target[key]``; the fold's innermost step."""
+    row = target.get(key)
+    if row is None:
+        row = target[key] = {}
+    get = row.get
+    if sign > 0:
+        for name, value in counters.items():
+            row[name] = get(name, ZERO) + value
+    else:
+        for name, value in counters.items():
+            row[name] = get(name, ZERO) - value
 
 
 def _ts(value: str) -> datetime:
@@ -177,7 +197,7 @@ class Fold:
     def _to_windows(self, tenant: str, scopes: list[tuple[Scope, str]], at: datetime, counters: Counters,
                     policy: TenantPolicy) -> Contribution:
         windows = window_keys(at, policy)
-        return [((tenant, scope.value, sid, w), counters) for scope, sid in scopes for w in windows]
+        return [((tenant, scope, sid, w), counters) for scope, sid in _values(scopes) for w in windows]
 
     def _update(self, tenant: str, kind: str, ident: str, change: Callable[[dict[str, Any]], None],
                 contribution: Callable[[str, dict[str, Any]], Contribution]) -> None:
@@ -239,29 +259,48 @@ class Fold:
 
     def _customer(self, tenant: str, customer: str, interaction_id: str, at: datetime,
                   handled: dict[str, Any] | None) -> None:
-        def change(state: dict[str, Any]) -> None:
-            contacts = state.setdefault("contacts", {})
-            seen = contacts.get(interaction_id)
-            if seen is None or at < _ts(seen):
-                contacts[interaction_id] = _iso(at)
-            if handled:
-                state.setdefault("handled", {})[handled["event_id"]] = handled
+        """A customer's contact and, once it is wrapped up, the handled contact that FCR counts.
 
-        self._update(tenant, "customer", customer, change, self._repeat_contribution)
-
-    def _repeat_contribution(self, tenant: str, state: dict[str, Any]) -> Contribution:
-        """Each handled contact with a known customer, and whether that customer came back within the window."""
+        Each handled contact contributes to its windows whether the customer came back within the
+        window; this is contribution(after) - contribution(before) as in :meth:`_update`, where only
+        the handled contacts whose answer changed (or that are new) make a difference.
+        """
+        ref = (tenant, "customer", customer)
+        state = self.entities.setdefault(ref, {})
         policy = self.policy_for(tenant)
+        before = self._repeats(state, policy)
+        contacts = state.setdefault("contacts", {})
+        seen = contacts.get(interaction_id)
+        if seen is None or at < _ts(seen):
+            contacts[interaction_id] = _iso(at)
+        if handled:
+            state.setdefault("handled", {})[handled["event_id"]] = handled
+        for event_id, repeated in self._repeats(state, policy).items():
+            was = before.get(event_id)
+            if was is repeated:
+                continue
+            h = state["handled"][event_id]
+            if was is not None:
+                self._handled(tenant, h, was, policy, -1)
+            self._handled(tenant, h, repeated, policy, 1)
+        self.changed_entities.add(ref)
+
+    @staticmethod
+    def _repeats(state: dict[str, Any], policy: TenantPolicy) -> dict[str, bool]:
+        """Per handled contact (by event id): did the customer come back within the FCR window?"""
         window = timedelta(days=policy.fcr_window_days)
         contacts = [(iid, _ts(at)) for iid, at in state.get("contacts", {}).items()]
-        out: Contribution = []
-        for h in state.get("handled", {}).values():
+        out = {}
+        for event_id, h in state.get("handled", {}).items():
             at = _ts(h["at"])
-            repeated = any(iid != h["interaction_id"] and at < c_at <= at + window for iid, c_at in contacts)
-            counters = {"fcr_known": ONE, "fcr_repeat": ONE if repeated else ZERO}
-            scopes = [(Scope(s), i) for s, i in h["scopes"]]
-            out += self._to_windows(tenant, scopes, at, counters, policy)
+            out[event_id] = any(iid != h["interaction_id"] and at < c_at <= at + window for iid, c_at in contacts)
         return out
+
+    def _handled(self, tenant: str, h: dict[str, Any], repeated: bool, policy: TenantPolicy, sign: int) -> None:
+        counters = {"fcr_known": ONE, "fcr_repeat": ONE if repeated else ZERO}
+        for key, c in self._to_windows(tenant, [(Scope(s), i) for s, i in h["scopes"]], _ts(h["at"]), counters,
+                                       policy):
+            self._add(key, c, sign)
 
     # -- surveys, evaluations, coaching -------------------------------------------------------------
 
@@ -371,7 +410,7 @@ class Fold:
 
     def _state_changed(self, tenant: str, event_id: str, p: AgentStateChanged, policy: TenantPolicy) -> None:
         marks = self.timelines.setdefault((tenant, p.agent_id), [])
-        mark = Mark(p.occurred_at, event_id, p.state.value, p.team_id)
+        mark = Mark(p.occurred_at, event_id, p.state.value, p.team_id, p.sequence)
         pos = bisect.bisect_left(marks, mark)
         if pos < len(marks) and marks[pos] == mark:
             return
@@ -387,12 +426,22 @@ class Fold:
         self.new_marks.append((tenant, p.agent_id, mark))
 
         def change(state: dict[str, Any]) -> None:
-            if state.get("state_at") is None or (_iso(mark.at), event_id) > (state["state_at"], state["state_id"]):
-                state.update(state=mark.state, state_at=_iso(mark.at), state_id=event_id, state_team=mark.team_id)
+            latest = (_iso(mark.at), mark.order[1], event_id)
+            if state.get("state_at") is None or latest > (state["state_at"], state.get("state_seq", -1),
+                                                          state["state_id"]):
+                state.update(state=mark.state, state_at=_iso(mark.at), state_seq=mark.order[1], state_id=event_id,
+                             state_team=mark.team_id)
 
         self._update(tenant, "agent", p.agent_id, change, _nothing)
         if p.team_id:
             self._agent_team(tenant, p.agent_id, p.team_id, p.occurred_at)
+
+    def count_current_states(self, as_of: datetime) -> None:
+        """Add each agent's current state up to ``as_of``: time in it so far is time in state, as the
+        figures read at that moment count it (``repository.find_keys``)."""
+        for (tenant, agent_id), marks in self.timelines.items():
+            if marks:
+                self._interval(tenant, agent_id, marks[-1], as_of, 1, self.policy_for(tenant))
 
     def _interval(self, tenant: str, agent_id: str, mark: Mark, end: datetime, sign: int,
                   policy: TenantPolicy) -> None:
@@ -405,6 +454,10 @@ class Fold:
             counters = {f"state_s.{mark.state}": secs}
             for scope, sid in scopes:
                 self._add((tenant, scope, sid, window), counters, sign)
+
+
+def _values(scopes: list[tuple[Scope, str]]) -> list[tuple[str, str]]:
+    return [(scope.value, sid) for scope, sid in scopes]
 
 
 def _people(team_id: str | None, agent_id: str | None) -> list[tuple[Scope, str]]:

@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from coachline_kpi.domain.policy import TenantPolicy
 
+CoachingPeriod = Literal["week", "month", "quarter"]
+
 KINDS = ("15m", "day", "week", "period")
 ROLLING_DAYS = 30
 _QUARTER = timedelta(minutes=15)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def quarter_start(at: datetime) -> datetime:
@@ -36,15 +41,27 @@ def period_start(day: date, period: str) -> date:
 
 def window_keys(at: datetime, policy: TenantPolicy) -> list[str]:
     """Every stored window ``at`` falls into."""
-    local = at.astimezone(ZoneInfo(policy.time_zone)).date()
-    period = period_start(local, policy.coaching_period)
-    period_key = period.isoformat() if policy.coaching_period == "week" else period.isoformat()[:7]
-    return [
-        f"15m:{quarter_start(at):%Y-%m-%dT%H:%M}",
+    return list(_quarter((at - _EPOCH) // _QUARTER, policy.time_zone, policy.coaching_period)[0])
+
+
+@lru_cache(maxsize=16384)
+def _quarter(index: int, time_zone: str,
+             coaching_period: CoachingPeriod) -> tuple[tuple[str, ...], tuple[datetime, ...]]:
+    """The windows of the ``index``-th quarter hour since the epoch, and where each of them ends (in
+    ``KINDS`` order): the same for every moment of the quarter, as no day starts within a quarter hour."""
+    at = _EPOCH + index * _QUARTER
+    zone = ZoneInfo(time_zone)
+    local = at.astimezone(zone).date()
+    period = period_start(local, coaching_period)
+    period_key = period.isoformat() if coaching_period == "week" else period.isoformat()[:7]
+    keys = (
+        f"15m:{at:%Y-%m-%dT%H:%M}",
         f"day:{local.isoformat()}",
         f"week:{(local - timedelta(days=local.weekday())).isoformat()}",
         f"period:{period_key}",
-    ]
+    )
+    ends = _next_boundaries(at, zone, TenantPolicy(time_zone=time_zone, coaching_period=coaching_period))
+    return keys, tuple(ends[kind] for kind in KINDS)
 
 
 def day_key(day: date) -> str:
@@ -77,6 +94,18 @@ def _next_boundaries(at: datetime, zone: ZoneInfo, policy: TenantPolicy) -> dict
     }
 
 
+def bounds(window: str, policy: TenantPolicy) -> tuple[datetime, datetime]:
+    """The span ``[start, end)`` a stored window key covers (``15m:``, ``day:``, ``week:``, ``period:``)."""
+    kind, _, label = window.partition(":")
+    zone = ZoneInfo(policy.time_zone)
+    if kind == "15m":
+        start = datetime.fromisoformat(label).replace(tzinfo=UTC)
+    else:
+        first = date.fromisoformat(label if len(label) > 7 else f"{label}-01")
+        start = datetime.combine(first, datetime.min.time(), zone)
+    return start, _next_boundaries(start, zone, policy)[kind]
+
+
 def seconds(delta: timedelta) -> Decimal:
     """A duration as exact decimal seconds (microsecond resolution, like the timestamps)."""
     return Decimal(delta // timedelta(microseconds=1)) / Decimal(1000000)
@@ -84,11 +113,10 @@ def seconds(delta: timedelta) -> Decimal:
 
 def split(start: datetime, end: datetime, policy: TenantPolicy) -> Iterator[tuple[str, Decimal]]:
     """The seconds of ``[start, end)`` in each window they cover, for time-in-state sums."""
-    zone = ZoneInfo(policy.time_zone)
-    for kind in KINDS:
+    for i in range(len(KINDS)):
         cursor = start
         while cursor < end:
-            boundary = min(_next_boundaries(cursor, zone, policy)[kind], end)
-            key = next(k for k in window_keys(cursor, policy) if k.startswith(f"{kind}:"))
-            yield key, seconds(boundary - cursor)
+            keys, ends = _quarter((cursor - _EPOCH) // _QUARTER, policy.time_zone, policy.coaching_period)
+            boundary = min(ends[i], end)
+            yield keys[i], seconds(boundary - cursor)
             cursor = boundary

@@ -22,13 +22,9 @@ from coachline_kpi.domain.figures import live_figures
 from coachline_kpi.domain.policy import TenantPolicy
 from coachline_kpi.domain.windows import day_key, window_keys
 from coachline_kpi.service import ScopeFigures, view
-from coachline_kpi.wallboard.tiles import TILE_NAMES
+from coachline_kpi.wallboard.tiles import LIVE, TILE_NAMES, Window
 
 ScopeKey = tuple[str, str]
-# The pseudo-window of the live figures (contacts waiting, longest wait, agents by state): not stored,
-# computed from the current state whenever a board reads.
-NOW = "now"
-BOARD_WINDOW_KINDS = ("day", "period")
 
 
 class Levels(BaseModel):
@@ -65,9 +61,14 @@ class ScopeUpdate(BaseModel):
         return (self.scope, self.scope_id)
 
 
-def current_windows(now: datetime, policy: TenantPolicy) -> list[str]:
-    """The stored windows a board shows: today and the coaching period, in the tenant's time zone."""
-    return [w for w in window_keys(now, policy) if w.partition(":")[0] in BOARD_WINDOW_KINDS]
+def current_windows(now: datetime, policy: TenantPolicy, kinds: Iterable[str]) -> list[str]:
+    """The windows of ``kinds`` that ``now`` is in: the current 15 minutes, today, this week and this
+    coaching period in the tenant's time zone, and the 30 days ending today."""
+    wanted = set(kinds)
+    keys = [w for w in window_keys(now, policy) if w.partition(":")[0] in wanted]
+    if Window.ROLLING in wanted:
+        keys.append(f"{Window.ROLLING.value}:{now.astimezone(ZoneInfo(policy.time_zone)).date().isoformat()}")
+    return keys
 
 
 def targets_for(scope: str, policy: TenantPolicy) -> dict[str, Levels]:
@@ -77,8 +78,9 @@ def targets_for(scope: str, policy: TenantPolicy) -> dict[str, Levels]:
 
 def by_scope(shown: Iterable[ScopeFigures], live: dict[ScopeKey, dict[str, Decimal | None]],
              policy: TenantPolicy) -> list[ScopeUpdate]:
-    """One update per scope: its stored windows plus its live figures under the ``now`` window."""
-    grouped = {key: ScopeUpdate(scope=key[0], scope_id=key[1], windows={NOW: figures},
+    """One update per scope: its stored windows plus its live figures under the ``now`` window (not
+    stored: computed from the current state whenever a board reads)."""
+    grouped = {key: ScopeUpdate(scope=key[0], scope_id=key[1], windows={LIVE: figures},
                                 targets=targets_for(key[0], policy))
                for key, figures in live.items()}
     for item in shown:
@@ -101,14 +103,17 @@ class FigureReader:
         self.default_policy = TenantPolicy(time_zone=zone.key, min_sample=min_sample)
 
     async def read(self, tenant_id: str, scopes: Iterable[ScopeKey], now: datetime,
-                   member_teams: Iterable[str] = ()) -> list[ScopeUpdate]:
+                   member_teams: Iterable[str] = (), kinds: Iterable[str] = (Window.DAY.value,)
+                   ) -> list[ScopeUpdate]:
+        """The ``scopes``' live figures and their figures in the current windows of ``kinds``."""
         wanted = sorted(scopes)
         if not wanted:
             return []
         pool = self.pool()
         policy = (await repository.policies(pool, [tenant_id])).get(tenant_id, self.default_policy)
-        windows = current_windows(now, policy)
-        rows = await repository.find_keys(pool, tenant_id, [[s, i, w] for s, i in wanted for w in windows])
+        windows = current_windows(now, policy, kinds)
+        rows = await repository.find_keys(pool, tenant_id, [[s, i, w] for s, i in wanted for w in windows], policy,
+                                          as_of=now)
         contacts, agents = await repository.live_state(pool, tenant_id)
         live = {(s, i): live_figures(Scope(s), i, contacts, agents, now) for s, i in wanted}
         today = now.astimezone(ZoneInfo(policy.time_zone)).date()
@@ -123,7 +128,7 @@ class FigureReader:
                        today: date) -> list[Member] | None:
         if not shows_members(await repository.visibility(pool, tenant_id, team_id)):
             return None
-        rows = await repository.team_agents_sums(pool, tenant_id, team_id, window)
+        rows = await repository.team_agents_sums(pool, tenant_id, team_id, window, policy)
         names = await repository.display_names(pool, tenant_id, [r["scope_id"] for r in rows])
         return [Member(agent_id=r["scope_id"], display_name=names.get(r["scope_id"]),
                        figures=view(r, policy.min_sample, policy, today).figures)

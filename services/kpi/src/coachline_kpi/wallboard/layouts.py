@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from coachline.contracts.base import Identifier
 from coachline.contracts.kpi import Scope
-from coachline_kpi.wallboard.tiles import DEFAULT_TILES, MEMBER_TILES, TILE_NAMES
+from coachline_kpi.wallboard.tiles import DEFAULT_TILES, LIVE, MEMBER_TILES, TILE_NAMES, TILES, Window
+
+USUAL_WINDOW = {t.kpi: t.window for t in TILES}
 
 
 class Language(StrEnum):
@@ -68,6 +70,9 @@ class Levels(Strict):
 class Layout(Strict):
     scopes: list[ScopeRef] = Field(min_length=1, max_length=6)
     tiles: list[Identifier] = Field(default_factory=lambda: list(DEFAULT_TILES), min_length=1, max_length=40)
+    # A tile's window when not its usual one (today; the coaching period for coaching figures), e.g.
+    # {"aht_s": "week"}. Live tiles (contacts waiting, longest wait, agents by state) are always now.
+    windows: dict[Identifier, Window] = Field(default_factory=dict, max_length=40)
     targets: dict[Identifier, Levels] = Field(default_factory=dict, max_length=40)
     # Units whose banners this board also shows (banners address tenant, unit, team or queue).
     units: list[Identifier] = Field(default_factory=list, max_length=20)
@@ -85,6 +90,16 @@ class Layout(Strict):
         if len(set(tiles)) != len(tiles):
             raise ValueError("a tile is listed twice")
         return tiles
+
+    @model_validator(mode="after")
+    def _windows_of_stored_tiles(self) -> Layout:
+        unknown = sorted(set(self.windows) - set(self.tiles))
+        if unknown:
+            raise ValueError(f"windows name tiles the layout does not show: {', '.join(unknown)}")
+        live = sorted(k for k in self.windows if USUAL_WINDOW[k] == LIVE)
+        if live:
+            raise ValueError(f"live tiles always show now, not another window: {', '.join(live)}")
+        return self
 
     @field_validator("scopes")
     @classmethod
@@ -105,6 +120,13 @@ class Layout(Strict):
 
     def member_teams(self) -> set[str]:
         return {s.scope_id for s in self.scopes if s.members and s.scope_id is not None}
+
+    def window_of(self, tile: str) -> str:
+        return self.windows[tile].value if tile in self.windows else USUAL_WINDOW[tile]
+
+    def window_kinds(self) -> set[str]:
+        """The stored windows the board reads: its tiles' own, and today for figures no tile shows."""
+        return {Window.DAY.value} | {self.window_of(t) for t in self.tiles} - {LIVE}
 
 
 class WallboardDraft(Strict):

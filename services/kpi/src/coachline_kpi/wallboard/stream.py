@@ -20,7 +20,9 @@ from coachline_kpi.wallboard.delivery import Coalescer, advance, changed_since, 
 from coachline_kpi.wallboard.figures import ScopeKey, ScopeUpdate
 from coachline_kpi.wallboard.layouts import Wallboard
 
-ReadFigures = Callable[[str, Iterable[ScopeKey], datetime, Iterable[str]], Awaitable[list[ScopeUpdate]]]
+# (tenant, scopes, now, teams shown with their members, window kinds) -> one update per scope
+ReadFigures = Callable[[str, Iterable[ScopeKey], datetime, Iterable[str], Iterable[str]],
+                       Awaitable[list[ScopeUpdate]]]
 ReadBanners = Callable[[], Awaitable[list[Banner]]]
 # How long an idle stream waits before checking whether its client left or its token was revoked.
 IDLE_CHECK_S = 5.0
@@ -52,11 +54,12 @@ async def board_events(
     """The board's events until ``open_()`` turns False (client gone, token revoked)."""
     scopes = board.layout.scope_keys()
     member_teams = board.layout.member_teams()
+    kinds = board.layout.window_kinds()
     cursor = resume_cursor(last_event_id)
     coalescer: Coalescer[ScopeKey] = Coalescer(interval)
     with feed.listen_board(tenant_id) as notices:
         yield {"retry": RECONNECT_MS, "comment": "wallboard"}
-        updates = await read_figures(tenant_id, scopes, datetime.now(UTC), member_teams)
+        updates = await read_figures(tenant_id, scopes, datetime.now(UTC), member_teams, kinds)
         wanted = changed_since(((u.key, u.updated_at) for u in updates), cursor)
         for update in updates:
             if update.key in wanted:
@@ -82,7 +85,7 @@ async def board_events(
                     yield banners_event(await read_banners())
             due = coalescer.release(clock())
             if due:
-                for update in await read_figures(tenant_id, due, datetime.now(UTC), member_teams):
+                for update in await read_figures(tenant_id, due, datetime.now(UTC), member_teams, kinds):
                     cursor = advance(cursor, [update.updated_at])
                     yield _figures_event(update, cursor)
             if clock() - last_check >= IDLE_CHECK_S:

@@ -36,6 +36,19 @@ class Format(StrEnum):
     STATES = "states"  # every figure named ``<kpi>_<state>``, e.g. agents_available
 
 
+class Window(StrEnum):
+    """The windows a tile can read besides the live one: the stored windows of the projections."""
+
+    QUARTER = "15m"  # the current 15 minutes
+    DAY = "day"  # today
+    WEEK = "week"  # this week
+    PERIOD = "period"  # this coaching period
+    ROLLING = "30d"  # the last 30 days, today included
+
+
+LIVE = "now"
+
+
 class Higher(StrEnum):
     """Which way is good, so a target colours the tile the right way round."""
 
@@ -53,18 +66,18 @@ class Tile(BaseModel):
     # A target the board colours against when its layout sets none (KPI_DEFINITIONS.md defaults).
     target: Decimal | None = None
     alert: Decimal | None = None
-    # The window kind the tile reads: "day" (today), "period" (the coaching period) or "now" (live).
-    window: str = "day"
+    # The window the tile reads unless its board's layout chooses another: a stored one, or "now" (live).
+    window: str = Window.DAY.value
     large: bool = False
 
 
 TILES: tuple[Tile, ...] = (
     Tile(kpi="service_level", corner=Corner.LIVE, format=Format.PERCENT, target=Decimal("0.80"),
          alert=Decimal("0.70"), large=True),
-    Tile(kpi="waiting_now", corner=Corner.LIVE, format=Format.COUNT, higher=Higher.WORSE, window="now", large=True),
-    Tile(kpi="longest_wait_s_now", corner=Corner.LIVE, format=Format.DURATION, higher=Higher.WORSE, window="now",
+    Tile(kpi="waiting_now", corner=Corner.LIVE, format=Format.COUNT, higher=Higher.WORSE, window=LIVE, large=True),
+    Tile(kpi="longest_wait_s_now", corner=Corner.LIVE, format=Format.DURATION, higher=Higher.WORSE, window=LIVE,
          large=True),
-    Tile(kpi="agents_now", corner=Corner.LIVE, format=Format.STATES, window="now", large=True),
+    Tile(kpi="agents_now", corner=Corner.LIVE, format=Format.STATES, window=LIVE, large=True),
     Tile(kpi="quality_score", corner=Corner.QUALITY, format=Format.SCORE),
     Tile(kpi="csat", corner=Corner.QUALITY, format=Format.PERCENT),
     Tile(kpi="nps", corner=Corner.QUALITY, format=Format.SIGNED),
@@ -84,10 +97,10 @@ TILES: tuple[Tile, ...] = (
     Tile(kpi="abandoned", corner=Corner.EFFICIENCY, format=Format.COUNT, higher=Higher.WORSE),
     Tile(kpi="short_abandoned", corner=Corner.EFFICIENCY, format=Format.COUNT),
     Tile(kpi="handled", corner=Corner.EFFICIENCY, format=Format.COUNT),
-    Tile(kpi="coaching_sessions", corner=Corner.WELLBEING, format=Format.COUNT, window="period"),
-    Tile(kpi="coaching_cadence", corner=Corner.WELLBEING, format=Format.DECIMAL, window="period"),
-    Tile(kpi="coaching_on_time", corner=Corner.WELLBEING, format=Format.PERCENT, window="period"),
-    Tile(kpi="goal_attainment", corner=Corner.WELLBEING, format=Format.PERCENT, window="period"),
+    Tile(kpi="coaching_sessions", corner=Corner.WELLBEING, format=Format.COUNT, window=Window.PERIOD.value),
+    Tile(kpi="coaching_cadence", corner=Corner.WELLBEING, format=Format.DECIMAL, window=Window.PERIOD.value),
+    Tile(kpi="coaching_on_time", corner=Corner.WELLBEING, format=Format.PERCENT, window=Window.PERIOD.value),
+    Tile(kpi="goal_attainment", corner=Corner.WELLBEING, format=Format.PERCENT, window=Window.PERIOD.value),
 )
 TILE_NAMES: frozenset[str] = frozenset(t.kpi for t in TILES)
 # Figures named ``agents_now.<state>`` fill the agents-by-state tile.

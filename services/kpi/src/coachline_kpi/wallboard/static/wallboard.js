@@ -30,9 +30,20 @@
     return node;
   }
 
+  // The window a tile reads: the layout's choice, else the tile's own ("day", "period" or "now" for live tiles).
+  function windowOf(kpi, tile) {
+    return config.layout.windows[kpi] || tile.window;
+  }
+
   function tileNode(kpi, tile) {
+    const kind = tile ? windowOf(kpi, tile) : null;
+    const label = el("div", { class: "label" }, el("span", { class: "name" }, texts[`kpi.${kpi}`] ?? kpi));
+    // Every stored window is named on the tile; live tiles sit in the "now" strip, which names theirs.
+    if (kind && kind !== "now") {
+      label.append(el("span", { class: "window", "data-window": kind }, t(`window.${kind}`)));
+    }
     return el("div", { class: tile && tile.large ? "tile large" : "tile", "data-kpi": kpi, "data-status": "nodata" },
-      el("div", { class: "label" }, texts[`kpi.${kpi}`] ?? kpi),
+      label,
       el("div", { class: "value", "data-role": "value" }, t("not_enough_data")),
       el("div", { class: "target", "data-role": "target" }));
   }
@@ -104,7 +115,7 @@
     return section;
   }
 
-  // A tile reads the window of its kind: "day:…" (today), "period:…" (the coaching period) or "now" (live).
+  // A tile reads the window of its kind: "15m:…", "day:…", "week:…", "period:…", "30d:…" or "now" (live).
   function lookup(windows, kpi, kind) {
     for (const [window, figures] of Object.entries(windows)) {
       if (window !== kind && !window.startsWith(`${kind}:`)) continue;
@@ -154,7 +165,7 @@
     const valueNode = node.querySelector("[data-role=value]");
     const targetNode = node.querySelector("[data-role=target]");
     if (tile && tile.format === "states") {
-      const counts = stateCounts(panel.windows, kpi, tile.window);
+      const counts = stateCounts(panel.windows, kpi, windowOf(kpi, tile));
       if (counts.length === 0) {
         noData(node);
         return;
@@ -168,7 +179,7 @@
       valueNode.replaceChildren(grid);
       return;
     }
-    const { value } = tile ? lookup(panel.windows, kpi, tile.window) : anyWindow(panel.windows, kpi);
+    const { value } = tile ? lookup(panel.windows, kpi, windowOf(kpi, tile)) : anyWindow(panel.windows, kpi);
     if (value === null || value === undefined) {
       noData(node);
       return;
