@@ -1,6 +1,9 @@
 """The umbrella chart: values against values.schema.json, and what `helm template` renders.
 
 The rendering tests need the helm CLI (PATH or .local/bin; deploy/helm/install-helm.sh builds it).
+What it renders, with the defaults and with values-production.yaml, is validated against the
+Kubernetes API schemas the ``kubernetes-validate`` package bundles (offline), for the oldest
+Kubernetes the chart supports and the newest the package knows.
 """
 
 from __future__ import annotations
@@ -8,11 +11,14 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
+from kubernetes_validate.utils import latest_version
 
 from coachline.contracts.registry import TOPICS
 
@@ -73,8 +79,9 @@ def set_flags(values: tuple[str, ...]) -> list[str]:
     return [arg for value in values for arg in ("--set", value)]
 
 
-def render(helm_bin: str, chart: str, *sets: str) -> list[dict[str, Any]]:
-    result = run_helm(helm_bin, "template", RELEASE, chart, "--namespace", "coachline", *set_flags(sets))
+def render(helm_bin: str, chart: str, *sets: str, values_file: str | None = None) -> list[dict[str, Any]]:
+    files = ["--values", values_file] if values_file else []
+    result = run_helm(helm_bin, "template", RELEASE, chart, "--namespace", "coachline", *files, *set_flags(sets))
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
@@ -91,6 +98,11 @@ def default_docs(helm_bin, facts) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def keda_docs(helm_bin, facts) -> list[dict[str, Any]]:
     return render(helm_bin, str(facts.chart), *EVERYTHING_ON)
+
+
+@pytest.fixture(scope="module")
+def production_docs(helm_bin, facts) -> list[dict[str, Any]]:
+    return render(helm_bin, str(facts.chart), values_file=str(facts.chart / "values-production.yaml"))
 
 
 @pytest.mark.parametrize("sets", [(), EVERYTHING_ON], ids=["defaults", "everything-on"])
@@ -197,3 +209,108 @@ def test_optional_objects_can_be_switched_off(helm_bin, facts):
     assert "coaching" not in by_component(docs, "PodDisruptionBudget")
     assert "intake" not in by_component(docs, "HorizontalPodAutoscaler")
     assert "notifications" not in by_component(docs, "Deployment")
+
+
+# Custom resources of operators the chart works with; the bundled schemas cover Kubernetes' own kinds.
+CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject"), ("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+
+def oldest_supported_kubernetes(chart: Path) -> str:
+    constraint = yaml.safe_load((chart / "Chart.yaml").read_text())["kubeVersion"]
+    return constraint.removeprefix(">=").split("-")[0]
+
+
+@pytest.mark.parametrize("values", ["defaults", "production"])
+def test_rendered_manifests_follow_the_kubernetes_schemas(default_docs, production_docs, facts, values):
+    docs = default_docs if values == "defaults" else production_docs
+    kinds = {d["kind"] for d in docs if (d["apiVersion"], d["kind"]) not in CUSTOM_KINDS}
+    assert {"Deployment", "Service", "Job", "NetworkPolicy", "PodDisruptionBudget"} <= kinds
+    errors = []
+    for version in (oldest_supported_kubernetes(facts.chart), latest_version()):
+        for doc in docs:
+            if (doc["apiVersion"], doc["kind"]) in CUSTOM_KINDS:
+                continue
+            try:
+                # Strict: a field the API does not know is an error, not silently dropped.
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                errors.append(f"{version} {doc['kind']}/{doc['metadata']['name']}: {exc.message}")
+    assert errors == []
+
+
+def test_the_kubernetes_schemas_reject_a_misspelt_field(default_docs):
+    # Guards against a validation so loose that everything passes.
+    deployment = copy.deepcopy(next(d for d in default_docs if d["kind"] == "Deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["securityContex"] = {"runAsNonRoot": True}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, latest_version(), strict=True)
+
+
+def pods(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every pod template the chart renders (Deployments and Jobs), by kind and name."""
+    return {f"{d['kind']}/{d['metadata']['name']}": d["spec"]["template"]["spec"] for d in docs
+            if d["kind"] in ("Deployment", "Job")}
+
+
+@pytest.mark.parametrize("values", ["defaults", "production"])
+def test_every_pod_is_restricted_and_limited(default_docs, production_docs, values):
+    rendered = pods(default_docs if values == "defaults" else production_docs)
+    assert len(rendered) == 9  # five Deployments, four migration Jobs
+    for name, pod in rendered.items():
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] != 0, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
+            assert "memory" in container["resources"]["limits"], name
+            if name.startswith("Deployment/"):
+                assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+                assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+
+
+def test_database_components_migrate_in_a_hook_job_before_their_pods_start(default_docs, facts):
+    jobs = by_component(default_docs, "Job")
+    assert set(jobs) == {f"{name}-migration" for name in facts.ports if name not in facts.stateless}
+    deployments = by_component(default_docs, "Deployment")
+    services = by_component(default_docs, "Service")
+    policies = by_component(default_docs, "NetworkPolicy")
+    for component, job in jobs.items():
+        service = component.removesuffix("-migration")
+        annotations = job["metadata"]["annotations"]
+        assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+        assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == ["coachline", service, "migrate"]
+        (app,) = deployments[service]["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == app["image"]
+        # The same settings as the service, so the command validates and reaches the same schema.
+        assert container["env"] == app["env"]
+        assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+        # The component's Service and PodDisruptionBudget must not count the Job's pod as one of theirs.
+        labels = job["spec"]["template"]["metadata"]["labels"]
+        selector = services[service]["spec"]["selector"]
+        assert not selector.items() <= labels.items()
+        # Its own default-deny policy, a hook created before it: PostgreSQL and DNS out, nothing in.
+        policy = policies[component]
+        assert int(policy["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
+        assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+        assert policy["spec"]["ingress"] == []
+        assert {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]} == {53, 5432}
+
+
+def test_coaching_reads_goal_figures_from_the_release_kpi_service(default_docs, facts):
+    (app,) = by_component(default_docs, "Deployment")["coaching"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in app["env"]}
+    kpi = by_component(default_docs, "Service")["kpi"]
+    assert env["COACHING_KPI_BASE_URL"] == f"http://{kpi['metadata']['name']}:{facts.ports['kpi']}"
+
+
+def test_migrations_can_be_left_to_the_services(helm_bin, facts):
+    docs = render(helm_bin, str(facts.chart), "migrations.enabled=false")
+    assert by_component(docs, "Job") == {}
+    assert all(not c.endswith("-migration") for c in by_component(docs, "NetworkPolicy"))

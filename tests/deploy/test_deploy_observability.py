@@ -1,11 +1,12 @@
-"""Prometheus configuration, alert rules and the Grafana dashboard against the metrics the code exports.
+"""Prometheus configuration, alert rules and the Grafana dashboards against the metrics the code exports.
 
-The promtool checks need promtool (Debian's `prometheus` package); they skip without it.
+The promtool checks need promtool (Debian's `prometheus` package); they skip without it. Every
+dashboard in deploy/grafana/dashboards is checked; tests/e2e/test_operations.py then runs each of
+their queries against a real Prometheus scraping the running services.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from .dashboards import DASHBOARDS, load, panels
 
 pytestmark = pytest.mark.unit
 
@@ -28,22 +31,24 @@ def prometheus_dir(facts) -> Path:
     return facts.deploy / "prometheus"
 
 
-@pytest.fixture(scope="module")
-def dashboard(facts) -> dict[str, Any]:
-    return json.loads((facts.deploy / "grafana" / "dashboards" / "coachline.json").read_text())
+@pytest.fixture(params=DASHBOARDS, ids=[d.stem for d in DASHBOARDS])
+def dashboard(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return load(request.param)
 
 
-def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for panel in dashboard["panels"]:
-        found.extend(panel.get("panels", []))
-        if panel["type"] != "row":
-            found.append(panel)
-    return found
+def load_dashboard(facts, name: str) -> dict[str, Any]:
+    return load(facts.deploy / "grafana" / "dashboards" / f"{name}.json")
 
 
 def variable_values(dashboard: dict[str, Any]) -> dict[str, list[str]]:
-    return {v["name"]: [o["value"] for o in v["options"]] for v in dashboard["templating"]["list"]}
+    """The values each variable takes: a custom one its options; one read from Prometheus (label_values)
+    stands for any value, which its panels match with ``=~``."""
+    return {v["name"]: [o["value"] for o in v["options"]] if v["type"] == "custom" else [v.get("allValue", ".+")]
+            for v in dashboard["templating"]["list"]}
+
+
+def variable_queries(dashboard: dict[str, Any]) -> list[str]:
+    return [v["definition"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
 
 
 def expand(expr: str, variables: dict[str, list[str]]) -> list[str]:
@@ -98,9 +103,8 @@ def test_every_service_exports_the_shared_families(exported_metrics):
             assert f"coachline_{service}_{what}" in names
 
 
-def test_dashboard_panels_query_exported_metrics(dashboard, exported_metrics, facts):
+def test_dashboard_panels_query_exported_metrics(dashboard, exported_metrics):
     variables = variable_values(dashboard)
-    assert set(variables["service"]) == set(facts.ports)
     queried = 0
     for panel in panels(dashboard):
         assert panel["targets"], panel["title"]
@@ -108,7 +112,25 @@ def test_dashboard_panels_query_exported_metrics(dashboard, exported_metrics, fa
             for expr in expand(target["expr"], variables):
                 assert unknown_metrics(expr, exported_metrics) == [], panel["title"]
                 queried += 1
-    assert queried >= 10
+    for query in variable_queries(dashboard):
+        assert unknown_metrics(query, exported_metrics) == [], query
+    assert queried >= 5
+
+
+def test_the_ops_dashboard_has_a_view_per_service(facts):
+    assert set(variable_values(load_dashboard(facts, "coachline"))["service"]) == set(facts.ports)
+
+
+def test_ops_and_contact_centre_figures_have_dashboards_of_their_own(facts):
+    ops, centre = load_dashboard(facts, "coachline"), load_dashboard(facts, "contact-centre")
+    assert ops["uid"] != centre["uid"]
+    assert not any("coachline_kpi_figure" in t["expr"] for p in panels(ops) for t in p["targets"])
+    exprs = [t["expr"] for p in panels(centre) for t in p["targets"]]
+    # Teams and queues only: a person's or a contact's figures never become series.
+    assert exprs and all(re.search(r'scope="(team|queue)"', e) for e in exprs)
+    shown = {(scope, kpi) for e in exprs for scope, kpi in re.findall(r'scope="(\w+)".*kpi="(\w+)"', e)}
+    assert {kpi for _, kpi in shown} == {"service_level", "aht_s", "csat", "quality_score"}
+    assert {("queue", "service_level"), ("team", "aht_s"), ("queue", "aht_s"), ("team", "quality_score")} <= shown
 
 
 def test_dashboard_uses_the_provisioned_datasource(dashboard, facts):
@@ -118,6 +140,8 @@ def test_dashboard_uses_the_provisioned_datasource(dashboard, facts):
     for panel in panels(dashboard):
         assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
         assert all(t["datasource"]["uid"] == datasource["uid"] for t in panel["targets"]), panel["title"]
+    for variable in dashboard["templating"]["list"]:
+        assert variable.get("datasource", datasource)["uid"] == datasource["uid"], variable["name"]
 
 
 def test_dashboard_panels_have_unique_ids_and_fit_the_grid(dashboard):

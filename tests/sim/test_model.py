@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from functools import cache
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +44,19 @@ def test_events_are_in_time_order_within_the_run() -> None:
     times = [e.at_ms for e in monday().events]
     assert times == sorted(times)
     assert monday().start_ms <= times[0] and times[-1] < monday().end_ms
+
+
+def test_each_agents_state_changes_are_numbered_in_the_order_they_happened() -> None:
+    changes: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    for e in monday().events:
+        if e.type == "cc.agent.state-changed.v1":
+            changes[e.data.agent_id].append((e.data.sequence, e.at_ms, e.data.state.value))  # type: ignore[attr-defined]
+    same_instant = 0
+    for agent, seen in changes.items():
+        assert [n for n, _, _ in seen] == list(range(1, len(seen) + 1)), agent
+        same_instant += sum(1 for before, after in pairwise(seen) if before[1] == after[1])
+    # Back from a break straight onto a waiting contact: without the sequence their order would be a guess.
+    assert same_instant > 0
 
 
 def test_each_contact_tells_a_coherent_story() -> None:

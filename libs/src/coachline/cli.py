@@ -9,9 +9,13 @@ subcommands (``coachline intake translate``, ``coachline kpi rebuild`` ...) thro
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
 
 
 def token(argv: list[str]) -> int:
@@ -43,6 +47,45 @@ def infra(argv: list[str]) -> int:
 
     devstack(argv)
     return 0
+
+
+def migrate_command(service: str, settings: Callable[[], Any], migrations: Path) -> Callable[[list[str]], int]:
+    """``coachline <service> migrate``: create the service's schema and apply the migrations it lacks, then exit.
+
+    The Helm chart runs it as a pre-install and pre-upgrade Job, so a new version's schema is in place
+    before its pods start; the services still migrate at start-up (a no-op by then).
+    """
+
+    def run(argv: list[str]) -> int:
+        from coachline.persistence import create_pool, migrate
+
+        argparse.ArgumentParser(prog=f"coachline {service} migrate", description=migrate_command.__doc__).parse_args(
+            argv)
+        chosen = settings()
+
+        async def apply() -> list[str]:
+            pool = await create_pool(chosen.database_url, chosen.db_schema, min_size=1, max_size=1)
+            try:
+                return await migrate(pool, chosen.db_schema, migrations)
+            finally:
+                await pool.close()
+
+        print(json.dumps({"schema": chosen.db_schema, "applied": asyncio.run(apply())}))
+        return 0
+
+    return run
+
+
+def dispatch(service: str, subcommands: dict[str, Callable[[list[str]], int]]) -> Callable[[list[str]], int]:
+    """A service's ``coachline <service> ...`` entry point over its subcommands."""
+
+    def run(argv: list[str]) -> int:
+        if not argv or argv[0] not in subcommands:
+            print(f"usage: coachline {service} {{{','.join(subcommands)}}} ...", file=sys.stderr)
+            return 2
+        return subcommands[argv[0]](argv[1:])
+
+    return run
 
 
 def commands() -> dict[str, Callable[[list[str]], int]]:

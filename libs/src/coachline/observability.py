@@ -6,12 +6,19 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 class JsonFormatter(logging.Formatter):
@@ -67,3 +74,35 @@ def tracer_provider(service_name: str) -> TracerProvider:
 def metrics_registry() -> CollectorRegistry:
     """A fresh registry per service instance, so tests can build several apps in one process."""
     return CollectorRegistry(auto_describe=True)
+
+
+class DatabasePoolCollector(Collector):
+    """The service's connection pool as it is when Prometheus scrapes: connections in use, idle, and the most
+    it opens. In use at the maximum for long means requests and handlers queue for a connection."""
+
+    def __init__(self, service_name: str, pool: Callable[[], asyncpg.Pool | None]) -> None:
+        self.prefix = f"coachline_{service_name}_db_pool"
+        self.pool = pool
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        connections = GaugeMetricFamily(f"{self.prefix}_connections", "Database pool connections, by state.",
+                                        labels=["state"])
+        maximum = GaugeMetricFamily(f"{self.prefix}_max_connections", "The most connections the pool opens.")
+        pool = self.pool()
+        if pool is not None:
+            idle = pool.get_idle_size()
+            connections.add_metric(["in_use"], pool.get_size() - idle)
+            connections.add_metric(["idle"], idle)
+            maximum.add_metric([], pool.get_max_size())
+        yield connections
+        yield maximum
+
+
+def register_database_metrics(registry: CollectorRegistry, service_name: str,
+                              pool: Callable[[], asyncpg.Pool | None], outbox_age_s: Callable[[], float]) -> None:
+    """The pool's connections and the age of the oldest event waiting in the outbox (0 when it is empty),
+    both read when Prometheus scrapes."""
+    registry.register(DatabasePoolCollector(service_name, pool))
+    Gauge(f"coachline_{service_name}_outbox_oldest_age_seconds",
+          "Age of the oldest event the outbox relay has yet to publish, when it last looked; 0 when none waits.",
+          registry=registry).set_function(outbox_age_s)

@@ -152,20 +152,25 @@ def topic_janitor(infrastructure: Infrastructure) -> Iterator[TopicJanitor]:
     janitor.close()
 
 
-@pytest.fixture
-def service_env(infrastructure: Infrastructure, isolation: str, identity: Identity,
-                topic_janitor: TopicJanitor) -> Iterator[dict[str, str]]:
-    """Environment variables that point a service (in-process or a subprocess) at this test's slice."""
-    prefix = f"t{isolation}."
-    yield {
+def environment(infrastructure: Infrastructure, identity: Identity, topic_prefix: str) -> dict[str, str]:
+    """Environment variables that point a service at the infrastructure, its topics under ``topic_prefix``."""
+    return {
         "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
         "DATABASE_URL": infrastructure.database_url,
-        "COACHLINE_TOPIC_PREFIX": prefix,
+        "COACHLINE_TOPIC_PREFIX": topic_prefix,
         "COACHLINE_ENVIRONMENT": "test",
         "COACHLINE_OIDC_ISSUER": identity.issuer,
         "COACHLINE_OIDC_AUDIENCE": identity.audience,
         "COACHLINE_OIDC_JWKS": identity.jwks,
     }
+
+
+@pytest.fixture
+def service_env(infrastructure: Infrastructure, isolation: str, identity: Identity,
+                topic_janitor: TopicJanitor) -> Iterator[dict[str, str]]:
+    """Environment variables that point a service (in-process or a subprocess) at this test's slice."""
+    prefix = f"t{isolation}."
+    yield environment(infrastructure, identity, prefix)
     topic_janitor.retire(prefix)
 
 
@@ -270,18 +275,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-async def run_app() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
-    """Serve an ASGI app (lifespan included: broker, database, relay) on a free port; returns its base URL.
+class Servers:
+    """ASGI apps served (lifespan included: broker, database, relay) over loopback until :meth:`stop`.
 
-    Real HTTP over loopback, so the app runs exactly as in production, start-up and shutdown included.
+    Real HTTP, so the apps run exactly as in production, start-up and shutdown included.
     """
-    import uvicorn
 
-    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    def __init__(self) -> None:
+        self._running: list[tuple[Any, asyncio.Task[None]]] = []
 
-    async def start(app: Any) -> str:
-        port = free_port()
+    async def start(self, app: Any, port: int | None = None) -> str:
+        """Serve ``app`` on ``port`` (a free one by default); returns its base URL once it has started."""
+        import uvicorn
+
+        port = port or free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
         task = asyncio.create_task(server.serve())
         deadline = time.monotonic() + 60
@@ -289,10 +296,19 @@ async def run_app() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
             if task.done() or time.monotonic() > deadline:
                 raise AssertionError("the app did not start") from task.exception() if task.done() else None
             await asyncio.sleep(0.05)
-        servers.append((server, task))
+        self._running.append((server, task))
         return f"http://127.0.0.1:{port}"
 
-    yield start
-    for server, task in reversed(servers):
-        server.should_exit = True
-        await task
+    async def stop(self) -> None:
+        for server, task in reversed(self._running):
+            server.should_exit = True
+            await task
+        self._running.clear()
+
+
+@pytest.fixture
+async def run_app() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
+    """Serve an ASGI app on a free port for this test (see :class:`Servers`); returns its base URL."""
+    servers = Servers()
+    yield servers.start
+    await servers.stop()

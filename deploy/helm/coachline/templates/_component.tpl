@@ -1,5 +1,93 @@
 {{/* The objects of one component. Each template renders nothing when its feature is off. */}}
 
+{{- /*
+What every pod of a component has, its Deployment's and its migration Job's alike: the image, the
+environment, and the restricted security context (a read-only root with /tmp the one writable path).
+*/}}
+
+{{- define "coachline.image" -}}
+image: "{{ .root.Values.image.repository }}/{{ .name }}:{{ include "coachline.imageTag" .root }}"
+imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+{{- end -}}
+
+{{- define "coachline.env" -}}
+{{- $root := .root -}}
+{{- $c := .c -}}
+{{- $prefix := include "coachline.envPrefix" . -}}
+env:
+  - name: KAFKA_BOOTSTRAP_SERVERS
+    value: {{ $root.Values.kafka.bootstrapServers | quote }}
+  - name: KAFKA_REPLICATION_FACTOR
+    value: {{ $root.Values.kafka.replicationFactor | quote }}
+  - name: COACHLINE_TOPIC_PREFIX
+    value: {{ $root.Values.kafka.topicPrefix | quote }}
+  - name: COACHLINE_ENVIRONMENT
+    value: {{ $root.Values.environment | quote }}
+  - name: COACHLINE_LOG_LEVEL
+    value: {{ $root.Values.logLevel | default "INFO" | quote }}
+  - name: {{ $prefix }}HTTP_HOST
+    value: "0.0.0.0"
+  - name: {{ $prefix }}HTTP_PORT
+    value: {{ $c.port | quote }}
+  # Set explicitly so the service and its KEDA trigger can never disagree on the group.
+  - name: {{ $prefix }}CONSUMER_GROUP
+    value: {{ include "coachline.consumerGroup" . | quote }}
+  {{- $kpi := $root.Values.components.kpi }}
+  {{- if and (eq .name "coaching") $kpi.enabled }}
+  # Coaching reads goal figures from this release's kpi Service.
+  - name: COACHING_KPI_BASE_URL
+    value: {{ printf "http://%s:%v" (include "coachline.componentName" (dict "root" $root "name" "kpi")) $kpi.port | quote }}
+  {{- end }}
+  {{- if $c.usesDatabase }}
+  - name: DATABASE_URL
+    valueFrom:
+      secretKeyRef:
+        {{- include "coachline.databaseUrlSecret" . | nindent 8 }}
+  {{- end }}
+  {{- with $root.Values.extraEnv }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+  {{- with $c.env }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with $c.envFrom }}
+envFrom:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "coachline.podSecurityContext" -}}
+# The uid the image's USER names.
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "coachline.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+{{- end -}}
+
+{{- define "coachline.tmpMount" -}}
+volumeMounts:
+  # The only writable path: tempfile and libraries that spool to disk need one.
+  - name: tmp
+    mountPath: /tmp
+{{- end -}}
+
+{{- define "coachline.tmpVolume" -}}
+volumes:
+  - name: tmp
+    emptyDir:
+      sizeLimit: 64Mi
+{{- end -}}
+
 {{- define "coachline.serviceAccount" -}}
 {{- if .root.Values.serviceAccount.create }}
 ---
@@ -20,8 +108,7 @@ automountServiceAccountToken: false
 
 {{- define "coachline.deployment" -}}
 {{- $root := .root -}}
-{{- $c := .c -}}
-{{- $prefix := include "coachline.envPrefix" . }}
+{{- $c := .c }}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -64,56 +151,16 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       securityContext:
-        # The uid the image's USER names.
-        runAsNonRoot: true
-        runAsUser: 10001
-        runAsGroup: 10001
-        fsGroup: 10001
-        seccompProfile:
-          type: RuntimeDefault
+        {{- include "coachline.podSecurityContext" . | nindent 8 }}
       terminationGracePeriodSeconds: 30
       containers:
         - name: {{ .name }}
-          image: "{{ $root.Values.image.repository }}/{{ .name }}:{{ include "coachline.imageTag" $root }}"
-          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          {{- include "coachline.image" . | nindent 10 }}
           ports:
             - name: http
               containerPort: {{ $c.port }}
               protocol: TCP
-          env:
-            - name: KAFKA_BOOTSTRAP_SERVERS
-              value: {{ $root.Values.kafka.bootstrapServers | quote }}
-            - name: KAFKA_REPLICATION_FACTOR
-              value: {{ $root.Values.kafka.replicationFactor | quote }}
-            - name: COACHLINE_TOPIC_PREFIX
-              value: {{ $root.Values.kafka.topicPrefix | quote }}
-            - name: COACHLINE_ENVIRONMENT
-              value: {{ $root.Values.environment | quote }}
-            - name: COACHLINE_LOG_LEVEL
-              value: {{ $root.Values.logLevel | default "INFO" | quote }}
-            - name: {{ $prefix }}HTTP_HOST
-              value: "0.0.0.0"
-            - name: {{ $prefix }}HTTP_PORT
-              value: {{ $c.port | quote }}
-            # Set explicitly so the service and its KEDA trigger can never disagree on the group.
-            - name: {{ $prefix }}CONSUMER_GROUP
-              value: {{ include "coachline.consumerGroup" . | quote }}
-            {{- if $c.usesDatabase }}
-            - name: DATABASE_URL
-              valueFrom:
-                secretKeyRef:
-                  {{- include "coachline.databaseUrlSecret" . | nindent 18 }}
-            {{- end }}
-            {{- with $root.Values.extraEnv }}
-            {{- toYaml . | nindent 12 }}
-            {{- end }}
-            {{- with $c.env }}
-            {{- toYaml . | nindent 12 }}
-            {{- end }}
-          {{- with $c.envFrom }}
-          envFrom:
-            {{- toYaml . | nindent 12 }}
-          {{- end }}
+          {{- include "coachline.env" . | nindent 10 }}
           # The app answers only once topics exist and migrations ran; until then the startup probe
           # holds the liveness probe back instead of restarting a pod that is busy migrating.
           startupProbe:
@@ -140,19 +187,9 @@ spec:
           resources:
             {{- toYaml $c.resources | nindent 12 }}
           securityContext:
-            allowPrivilegeEscalation: false
-            readOnlyRootFilesystem: true
-            runAsNonRoot: true
-            capabilities:
-              drop: [ALL]
-          volumeMounts:
-            # The only writable path: tempfile and libraries that spool to disk need one.
-            - name: tmp
-              mountPath: /tmp
-      volumes:
-        - name: tmp
-          emptyDir:
-            sizeLimit: 64Mi
+            {{- include "coachline.containerSecurityContext" . | nindent 12 }}
+          {{- include "coachline.tmpMount" . | nindent 10 }}
+      {{- include "coachline.tmpVolume" . | nindent 6 }}
       # Spread replicas over nodes so one node's loss leaves the component serving; never blocks scheduling.
       topologySpreadConstraints:
         - maxSkew: 1
@@ -416,5 +453,115 @@ spec:
     - port: http
       path: /metrics
       interval: {{ $sm.interval | default "30s" }}
+{{- end }}
+{{- end -}}
+
+{{- /*
+The migration Job: `coachline <component> migrate` in the component's own image (which carries its
+migrations), as a pre-install and pre-upgrade hook, so the schema is in place before the release's
+pods start. Its pods get a component label of their own: the Service, PodDisruptionBudget and
+NetworkPolicy of the component must not select them.
+*/}}
+
+{{- define "coachline.migrationName" -}}
+{{- printf "%s-migrate" (include "coachline.componentName" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "coachline.migrationJob" -}}
+{{- $m := .root.Values.migrations -}}
+{{- if and $m.enabled .c.usesDatabase }}
+{{- $labels := dict "root" .root "name" (printf "%s-migration" .name) }}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ include "coachline.migrationName" . }}
+  labels:
+    {{- include "coachline.labels" $labels | nindent 4 }}
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-weight: "0"
+    # A failed Job stays for its logs until the next install or upgrade replaces it.
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+spec:
+  backoffLimit: {{ $m.backoffLimit }}
+  activeDeadlineSeconds: {{ $m.activeDeadlineSeconds }}
+  template:
+    metadata:
+      labels:
+        {{- include "coachline.labels" $labels | nindent 8 }}
+    spec:
+      restartPolicy: Never
+      # Hooks run before the release's ServiceAccounts exist; the Job needs no identity of its own.
+      automountServiceAccountToken: false
+      {{- with .root.Values.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      securityContext:
+        {{- include "coachline.podSecurityContext" . | nindent 8 }}
+      containers:
+        - name: migrate
+          {{- include "coachline.image" . | nindent 10 }}
+          command: ["coachline", {{ .name | quote }}, "migrate"]
+          {{- include "coachline.env" . | nindent 10 }}
+          resources:
+            {{- toYaml $m.resources | nindent 12 }}
+          securityContext:
+            {{- include "coachline.containerSecurityContext" . | nindent 12 }}
+          {{- include "coachline.tmpMount" . | nindent 10 }}
+      {{- include "coachline.tmpVolume" . | nindent 6 }}
+      {{- with .root.Values.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .root.Values.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "coachline.migrationNetworkPolicy" -}}
+{{- $root := .root -}}
+{{- if and $root.Values.migrations.enabled .c.usesDatabase $root.Values.networkPolicy.enabled }}
+{{- $labels := dict "root" $root "name" (printf "%s-migration" .name) }}
+---
+# A hook as well, created just before the Job (the release's own objects do not exist yet).
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "coachline.migrationName" . }}
+  labels:
+    {{- include "coachline.labels" $labels | nindent 4 }}
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-weight: "-5"
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "coachline.selectorLabels" $labels | nindent 6 }}
+  # Nothing comes in; out only DNS and PostgreSQL.
+  policyTypes: [Ingress, Egress]
+  ingress: []
+  egress:
+    - to:
+        {{- toYaml $root.Values.networkPolicy.dnsPeers | nindent 8 }}
+      ports:
+        - port: 53
+          protocol: UDP
+        - port: 53
+          protocol: TCP
+    - to:
+        {{- toYaml $root.Values.postgresql.networkPeers | nindent 8 }}
+      ports:
+        {{- range $root.Values.postgresql.ports }}
+        - port: {{ . }}
+          protocol: TCP
+        {{- end }}
+    {{- with $root.Values.networkPolicy.extraEgress }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
 {{- end }}
 {{- end -}}

@@ -6,11 +6,13 @@ limits them to the caller's tenant; the fan-out and the delivery worker act for 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+from opentelemetry import propagate
 
 from coachline.envelope import CloudEvent
 from coachline_notifications.domain.deliveries import AttemptResult, Delivery
@@ -122,21 +124,27 @@ async def resend_delivery(conn: asyncpg.Connection, subscription_id: uuid.UUID, 
 
 
 async def add_deliveries(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    """One pending delivery per enabled subscription of the event's tenant that wants its type."""
+    """One pending delivery per enabled subscription of the event's tenant that wants its type.
+
+    Each row keeps the current trace context, so the attempts join the trace of the consumed event.
+    """
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
     # FOR SHARE makes a concurrent delete wait for this insert (and then cancel the new rows) or be
     # seen by it; without it a delivery could stay pending for a subscription deleted meanwhile.
     await conn.execute(
         """
         INSERT INTO deliveries (id, subscription_id, tenant_id, event_id, event_type, event_source, event_subject,
-                                event_time, payload)
+                                event_time, payload, trace)
         SELECT gen_random_uuid(), s.id, s.tenant_id, $2::text, $3::text, $4::text, $5::text, $6::timestamptz,
-               $7::jsonb
+               $7::jsonb, $8::jsonb
         FROM subscriptions s
         WHERE s.tenant_id = $1 AND $3 = ANY (s.event_types) AND s.deleted_at IS NULL AND s.disabled_at IS NULL
         FOR SHARE
         ON CONFLICT (subscription_id, event_id) DO NOTHING
         """,
         event.tenant_id, event.id, event.type, event.source, event.subject, event.time, event.body().decode(),
+        json.dumps(carrier),
     )
 
 
@@ -163,7 +171,7 @@ async def claim_due(conn: asyncpg.Connection, limit: int, lease_s: float) -> lis
         FROM due, subscriptions s
         WHERE d.id = due.id AND s.id = d.subscription_id
         RETURNING d.id, d.claim, d.subscription_id, d.tenant_id, d.event_id, d.event_type, d.event_time,
-                  d.payload, d.attempts - d.retry_base AS attempt, d.attempts AS attempt_number, s.url,
+                  d.payload, d.attempts - d.retry_base AS attempt, d.attempts AS attempt_number, s.url, d.trace,
                   CASE WHEN s.previous_secret IS NOT NULL AND s.previous_secret_until > now()
                        THEN ARRAY[s.secret, s.previous_secret] ELSE ARRAY[s.secret] END AS secrets
         """,
@@ -175,6 +183,7 @@ async def claim_due(conn: asyncpg.Connection, limit: int, lease_s: float) -> lis
 def _delivery(row: asyncpg.Record) -> Delivery:
     values: dict[str, Any] = dict(row)
     values["secrets"] = tuple(values["secrets"])
+    values["trace"] = json.loads(values["trace"])
     return Delivery(**values)
 
 

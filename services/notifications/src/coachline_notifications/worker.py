@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 import httpx
+from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -66,8 +67,10 @@ class DeliveryWorker:
             sender = WebhookSender(client, settings.webhook_timeout_s, self.destinations)
 
             async def traced_send(delivery: Delivery) -> AttemptResult:
-                # Ids go on spans, never on metric labels.
-                with self.tracer.start_as_current_span("webhook delivery", kind=SpanKind.CLIENT) as span:
+                # Ids go on spans, never on metric labels. Each attempt continues the trace of the event
+                # that queued the delivery.
+                with self.tracer.start_as_current_span("webhook delivery", context=propagate.extract(delivery.trace),
+                                                       kind=SpanKind.CLIENT) as span:
                     span.set_attribute("coachline.tenant_id", delivery.tenant_id)
                     span.set_attribute("coachline.subscription_id", str(delivery.subscription_id))
                     span.set_attribute("coachline.delivery_id", str(delivery.id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -18,6 +18,7 @@ class Delivery:
 
     ``attempt`` counts from the last re-send, ``attempt_number`` over the delivery's whole life.
     ``secrets`` holds the current signing secret, and the previous one while a rotation overlaps.
+    ``trace`` is the W3C trace context of the event that queued the delivery (empty when it had none).
     """
 
     id: UUID
@@ -32,6 +33,7 @@ class Delivery:
     attempt_number: int
     url: str
     secrets: tuple[str, ...]
+    trace: dict[str, str] = field(default_factory=dict)
 
 
 def webhook_body(delivery: Delivery) -> bytes:
